@@ -1,0 +1,100 @@
+// Package topic owns the names and shapes of Steller's Kafka topics and creates them on a
+// cluster, so every producer and consumer agrees on them.
+package topic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Topic names; the suffix is the major version of the event schema they carry.
+const (
+	// RequestLogs carries one request-log event per edge request, keyed by partner id.
+	RequestLogs = "steller.request-logs.v1"
+	// OrderEvents carries order state changes, keyed by partner id.
+	OrderEvents = "steller.order-events.v1"
+)
+
+// Spec is a topic to create.
+type Spec struct {
+	// Name is the topic name.
+	Name string
+	// Partitions bounds how far consumers scale out.
+	Partitions int
+	// ReplicationFactor is 1 on a local broker and 3 in production.
+	ReplicationFactor int
+}
+
+// Defaults are the platform's topics with local partition counts.
+func Defaults(replication int) []Spec {
+	return []Spec{
+		{Name: RequestLogs, Partitions: 6, ReplicationFactor: replication},
+		{Name: OrderEvents, Partitions: 3, ReplicationFactor: replication},
+	}
+}
+
+// Ensure creates the topics that do not exist yet; existing ones are left as they are.
+func Ensure(ctx context.Context, brokers []string, specs []Spec) error {
+	conn, err := dialController(ctx, brokers)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	configs := make([]kafka.TopicConfig, 0, len(specs))
+	for _, s := range specs {
+		configs = append(configs, kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor})
+	}
+	if err := conn.CreateTopics(configs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("topic: create: %w", err)
+	}
+	return nil
+}
+
+// Delete removes topics (tests clean up after themselves with it).
+func Delete(ctx context.Context, brokers []string, names ...string) error {
+	conn, err := dialController(ctx, brokers)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.DeleteTopics(names...)
+}
+
+// Ping checks that a broker answers and the cluster has a controller.
+func Ping(ctx context.Context, brokers []string) error {
+	conn, err := dialController(ctx, brokers)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// dialController connects to the first reachable broker, then to the cluster's
+// controller, which is the broker that accepts topic changes.
+func dialController(ctx context.Context, brokers []string) (*kafka.Conn, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("topic: no Kafka brokers configured")
+	}
+	var d kafka.Dialer
+	var errs []error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c, err := conn.Controller()
+		conn.Close()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return d.DialContext(ctx, "tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	}
+	return nil, fmt.Errorf("topic: no broker reachable: %w", errors.Join(errs...))
+}

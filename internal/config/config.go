@@ -1,0 +1,271 @@
+// Package config owns the configuration of the steller binary: every setting is declared
+// once here (flag name, environment variable, default, help text and parser), each
+// subcommand names the settings it reads, and Load validates them together so an operator
+// sees every problem in one go.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the parsed configuration of one steller process. A subcommand reads only the
+// fields of the settings it declared; the others keep their zero values.
+type Config struct {
+	// LogLevel is the minimum level of structured logs.
+	LogLevel slog.Level
+	// LogFormat is "text" (human) or "json" (machines).
+	LogFormat string
+	// DataDir is where `steller dev` and `steller stack` keep local server data.
+	DataDir string
+	// PostgresURL is the PostgreSQL connection URL of the control plane.
+	PostgresURL string
+	// ClickHouseAddr is host:port of ClickHouse's native protocol.
+	ClickHouseAddr string
+	// ClickHouseDatabase is the ClickHouse database holding Steller's tables.
+	ClickHouseDatabase string
+	// ClickHouseUser is the ClickHouse user name.
+	ClickHouseUser string
+	// ClickHousePassword is the ClickHouse password.
+	ClickHousePassword string
+	// KafkaBrokers are the bootstrap brokers; empty in `steller dev` means the embedded broker.
+	KafkaBrokers []string
+	// ControlPlaneAddr is the listen address of the control plane's HTTP server.
+	ControlPlaneAddr string
+	// ShutdownTimeout bounds graceful shutdown after SIGINT or SIGTERM.
+	ShutdownTimeout time.Duration
+	// StackProfile picks the port set of `steller stack`: "dev" or "test".
+	StackProfile string
+	// StackKafka picks the broker `steller stack` runs: "apache" (real Kafka) or "none".
+	StackKafka string
+	// KafkaLibDir holds the Apache Kafka jars resolved by scripts/install.sh.
+	KafkaLibDir string
+	// StackDir is the root of `steller stack`'s servers; empty means .local/<profile>.
+	StackDir string
+}
+
+// Setting declares one configuration value: its flag, environment variables, default and
+// how it is parsed into Config.
+type Setting struct {
+	// Flag is the command-line flag name, without dashes.
+	Flag string
+	// Env lists the environment variables read, first match wins.
+	Env []string
+	// Default is the value used when neither flag nor environment sets one.
+	Default string
+	// Usage is the help text shown by --help.
+	Usage string
+	// parse validates the raw value and stores it in the Config.
+	parse func(c *Config, raw string) error
+}
+
+// Names of the settings, for subcommands to declare what they read.
+const (
+	LogLevel           = "log-level"
+	LogFormat          = "log-format"
+	DataDir            = "data-dir"
+	PostgresURL        = "postgres-url"
+	ClickHouseAddr     = "clickhouse-addr"
+	ClickHouseDatabase = "clickhouse-database"
+	ClickHouseUser     = "clickhouse-user"
+	ClickHousePassword = "clickhouse-password"
+	KafkaBrokers       = "kafka-brokers"
+	ControlPlaneAddr   = "control-plane-addr"
+	ShutdownTimeout    = "shutdown-timeout"
+	StackProfile       = "profile"
+	StackKafka         = "kafka"
+	KafkaLibDir        = "kafka-lib-dir"
+	StackDir           = "stack-dir"
+)
+
+// Settings returns every setting the binary knows, in help order.
+func Settings() []Setting {
+	return []Setting{
+		{Flag: LogLevel, Env: []string{"STELLER_LOG_LEVEL"}, Default: "info",
+			Usage: "minimum log level: debug, info, warn or error",
+			parse: func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		{Flag: LogFormat, Env: []string{"STELLER_LOG_FORMAT"}, Default: "text",
+			Usage: "log format: text (for people) or json (for log shippers)",
+			parse: func(c *Config, v string) error {
+				c.LogFormat = v
+				return oneOf(v, "text", "json")
+			}},
+		{Flag: DataDir, Env: []string{"STELLER_DATA_DIR"}, Default: ".local/dev",
+			Usage: "directory for local server data (PostgreSQL, ClickHouse, Kafka); reused across runs",
+			parse: func(c *Config, v string) error { c.DataDir = v; return nonEmpty(v) }},
+		{Flag: PostgresURL, Env: []string{"STELLER_POSTGRES_URL", "DATABASE_URL"},
+			Usage: "PostgreSQL URL, e.g. postgres://user:pass@host:5432/steller (steller dev fills it in for its own server)",
+			parse: func(c *Config, v string) error { c.PostgresURL = v; return postgresURL(v) }},
+		{Flag: ClickHouseAddr, Env: []string{"STELLER_CLICKHOUSE_ADDR"},
+			Usage: "ClickHouse native-protocol address host:port (steller dev fills it in for its own server)",
+			parse: func(c *Config, v string) error { c.ClickHouseAddr = v; return hostPort(v) }},
+		{Flag: ClickHouseDatabase, Env: []string{"STELLER_CLICKHOUSE_DATABASE"}, Default: "steller",
+			Usage: "ClickHouse database for Steller's tables",
+			parse: func(c *Config, v string) error { c.ClickHouseDatabase = v; return identifier(v) }},
+		{Flag: ClickHouseUser, Env: []string{"STELLER_CLICKHOUSE_USER"}, Default: "default",
+			Usage: "ClickHouse user",
+			parse: func(c *Config, v string) error { c.ClickHouseUser = v; return nonEmpty(v) }},
+		{Flag: ClickHousePassword, Env: []string{"STELLER_CLICKHOUSE_PASSWORD"},
+			Usage: "ClickHouse password (empty for the local server)",
+			parse: func(c *Config, v string) error { c.ClickHousePassword = v; return nil }},
+		{Flag: KafkaBrokers, Env: []string{"STELLER_KAFKA_BROKERS", "KAFKA_BROKERS"},
+			Usage: "comma-separated Kafka bootstrap brokers host:port; empty in steller dev runs an embedded broker",
+			parse: func(c *Config, v string) error {
+				brokers, err := brokerList(v)
+				c.KafkaBrokers = brokers
+				return err
+			}},
+		{Flag: ControlPlaneAddr, Env: []string{"STELLER_CONTROL_PLANE_ADDR"}, Default: "127.0.0.1:8080",
+			Usage: "listen address of the control plane (API, docs, portal, /healthz, /readyz, /metrics)",
+			parse: func(c *Config, v string) error { c.ControlPlaneAddr = v; return hostPort(v) }},
+		{Flag: ShutdownTimeout, Env: []string{"STELLER_SHUTDOWN_TIMEOUT"}, Default: "15s",
+			Usage: "how long graceful shutdown may take after SIGINT or SIGTERM",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err == nil && d <= 0 {
+					err = errors.New("must be positive")
+				}
+				c.ShutdownTimeout = d
+				return err
+			}},
+		{Flag: StackProfile, Env: []string{"STELLER_STACK_PROFILE"}, Default: "test",
+			Usage: "port set of the local servers: dev or test (they can run side by side)",
+			parse: func(c *Config, v string) error { c.StackProfile = v; return oneOf(v, "dev", "test") }},
+		{Flag: StackKafka, Env: []string{"STELLER_STACK_KAFKA"}, Default: "apache",
+			Usage: "Kafka broker of the local stack: apache (real Apache Kafka, needs the jars) or none",
+			parse: func(c *Config, v string) error { c.StackKafka = v; return oneOf(v, "apache", "none") }},
+		{Flag: KafkaLibDir, Env: []string{"STELLER_KAFKA_LIB_DIR"}, Default: ".cache/kafka/libs",
+			Usage: "directory of the Apache Kafka jars that scripts/install.sh resolves",
+			parse: func(c *Config, v string) error { c.KafkaLibDir = v; return nonEmpty(v) }},
+		{Flag: StackDir, Env: []string{"STELLER_STACK_DIR"},
+			Usage: "root directory of the stack's servers (default .local/<profile>)",
+			parse: func(c *Config, v string) error { c.StackDir = v; return nil }},
+	}
+}
+
+// Lookup returns the settings with the given flag names, in the order given. It panics on
+// an unknown name: that is a programming error caught by every test that builds the CLI.
+func Lookup(names ...string) []Setting {
+	all := Settings()
+	out := make([]Setting, 0, len(names))
+	for _, n := range names {
+		found := false
+		for _, s := range all {
+			if s.Flag == n {
+				out = append(out, s)
+				found = true
+				break
+			}
+		}
+		if !found {
+			panic("config: unknown setting " + n)
+		}
+	}
+	return out
+}
+
+// Load parses the raw values of the given settings into a Config. value returns the raw
+// value of a setting (flag, else environment, else default); required names the settings
+// that must not be empty. Every invalid or missing value is reported, joined in one error.
+func Load(settings []Setting, required []string, value func(Setting) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, s := range settings {
+		raw := strings.TrimSpace(value(s))
+		if raw == "" && slices.Contains(required, s.Flag) {
+			errs = append(errs, fmt.Errorf("--%s (%s) is required: %s", s.Flag, s.Env[0], s.Usage))
+			continue
+		}
+		if err := s.parse(&c, raw); err != nil {
+			errs = append(errs, fmt.Errorf("--%s (%s=%q): %w", s.Flag, s.Env[0], raw, err))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+func nonEmpty(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// hostPort accepts an empty value (meaning "not configured") or a host:port pair.
+func hostPort(v string) error {
+	if v == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errors.New("must be host:port")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return errors.New("port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+func postgresURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("must be a URL")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return errors.New("must start with postgres:// or postgresql://")
+	}
+	if u.Host == "" {
+		return errors.New("must name a host")
+	}
+	return nil
+}
+
+func brokerList(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var brokers []string
+	for _, b := range strings.Split(v, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		if err := hostPort(b); err != nil {
+			return nil, fmt.Errorf("broker %q: %w", b, err)
+		}
+		brokers = append(brokers, b)
+	}
+	return brokers, nil
+}
+
+func identifier(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	for i, r := range v {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return errors.New("must be a plain identifier (letters, digits, underscore)")
+		}
+	}
+	return nil
+}

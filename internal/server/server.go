@@ -1,0 +1,187 @@
+// Package server owns what every Steller HTTP service shares: the listener, the operational
+// endpoints (/healthz for liveness, /readyz for readiness checks, /metrics for Prometheus),
+// request metrics, and graceful shutdown when the context ends.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness probe, such as a ping of a database the service needs.
+type Check struct {
+	// Name identifies the dependency in the /readyz answer.
+	Name string
+	// Probe returns nil when the dependency is usable.
+	Probe func(ctx context.Context) error
+}
+
+// Config describes one HTTP service.
+type Config struct {
+	// Name labels the service in logs and metrics.
+	Name string
+	// Addr is the listen address, host:port (port 0 picks a free one).
+	Addr string
+	// Handler serves everything but the operational endpoints; nil serves 404s.
+	Handler http.Handler
+	// Checks run on every /readyz request.
+	Checks []Check
+	// Registry receives the HTTP metrics and is served at /metrics; nil creates one.
+	Registry *prometheus.Registry
+	// Logger receives lifecycle logs.
+	Logger *slog.Logger
+	// ShutdownTimeout bounds graceful shutdown; zero means 15 s.
+	ShutdownTimeout time.Duration
+	// CheckTimeout bounds each readiness probe; zero means 2 s.
+	CheckTimeout time.Duration
+}
+
+// Server is a listening HTTP service with operational endpoints.
+type Server struct {
+	cfg      Config
+	listener net.Listener
+	http     *http.Server
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and process collectors,
+// the base of every service's /metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// New binds the listener, so Addr is known (and a busy port reported) before Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("server: Name is required")
+	}
+	if cfg.Logger == nil {
+		return nil, errors.New("server: Logger is required")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry()
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = 2 * time.Second
+	}
+	if cfg.Handler == nil {
+		cfg.Handler = http.NotFoundHandler()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: listen on %s: %w", cfg.Name, cfg.Addr, err)
+	}
+	s := &Server{cfg: cfg, listener: ln}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// URL is the base http:// URL of the server.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Run serves until ctx ends, then shuts down gracefully within ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+	s.cfg.Logger.Info("listening", "service", s.cfg.Name, "url", s.URL())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server %s: %w", s.cfg.Name, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.cfg.Logger.Info("shutting down", "service", s.cfg.Name)
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("server %s: shutdown: %w", s.cfg.Name, err)
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "steller_http_requests_total", Help: "HTTP requests served, by service, method and status code.",
+	}, []string{"service", "method", "code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "steller_http_request_duration_seconds", Help: "HTTP request latency, by service and method.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"service", "method"})
+	s.cfg.Registry.MustRegister(requests, duration)
+	labels := prometheus.Labels{"service": s.cfg.Name}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": s.cfg.Name})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels),
+		promhttp.InstrumentHandlerDuration(duration.MustCurryWith(labels), s.cfg.Handler)))
+	return mux
+}
+
+// ready runs every check concurrently and answers 503 if any fails, naming each result.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	type result struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+		Took  string `json:"took"`
+	}
+	results := make([]result, len(s.cfg.Checks))
+	var wg sync.WaitGroup
+	for i, c := range s.cfg.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CheckTimeout)
+			defer cancel()
+			start := time.Now()
+			err := c.Probe(ctx)
+			results[i] = result{Name: c.Name, OK: err == nil, Took: time.Since(start).Round(time.Microsecond).String()}
+			if err != nil {
+				results[i].Error = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	status, word := http.StatusOK, "ready"
+	for _, res := range results {
+		if !res.OK {
+			status, word = http.StatusServiceUnavailable, "not ready"
+		}
+	}
+	writeJSON(w, status, map[string]any{"status": word, "service": s.cfg.Name, "checks": results})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what Steller's local stack and tests need on a Debian machine. Idempotent: a
+# second run installs nothing. Parts (default: all):
+#   servers  PostgreSQL and ClickHouse from Debian's packages, Java for Kafka
+#   kafka    Apache Kafka jars from Maven Central into .cache/kafka/libs (needs Maven)
+#   tools    deck (validates kong/kong.yml) from Debian's packages
+#   go       the Go module cache (go mod download)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go)
+
+log() { printf '[install] %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+	local missing=()
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	if [ "$apt_updated" -eq 0 ]; then
+		log "apt-get update"
+		as_root apt-get update -qq
+		apt_updated=1
+	fi
+	log "apt-get install ${missing[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_servers() {
+	apt_install postgresql postgresql-contrib clickhouse-server clickhouse-client
+	command -v java >/dev/null || apt_install default-jre-headless
+}
+
+install_kafka() {
+	local lib=.cache/kafka/libs
+	local stamp
+	stamp=$(sha256sum scripts/kafka/pom.xml | cut -d' ' -f1)
+	if [ -f "$lib/.pom-sha256" ] && [ "$(cat "$lib/.pom-sha256")" = "$stamp" ]; then
+		return 0
+	fi
+	command -v mvn >/dev/null || apt_install maven
+	command -v java >/dev/null || apt_install default-jre-headless
+	log "resolving Apache Kafka and its dependencies (scripts/kafka/pom.xml) with Maven into $lib"
+	rm -rf "$lib.tmp"
+	mvn -B -q -f scripts/kafka/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$PWD/$lib.tmp"
+	echo "$stamp" >"$lib.tmp/.pom-sha256"
+	rm -rf "$lib"
+	mv "$lib.tmp" "$lib"
+}
+
+install_tools() {
+	apt_install deck
+}
+
+install_go() {
+	go mod download
+}
+
+for part in "${parts[@]}"; do
+	case "$part" in
+	servers) install_servers ;;
+	kafka) install_kafka ;;
+	tools) install_tools ;;
+	go) install_go ;;
+	*) log "unknown part: $part (servers, kafka, tools, go)"; exit 2 ;;
+	esac
+done
