@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 
 var devSettings = []string{
 	config.LogLevel, config.LogFormat, config.DataDir, config.KafkaBrokers,
-	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout,
+	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout, config.PortOffset,
 }
 
 func devCommand() *cli.Command {
@@ -39,7 +38,8 @@ func devCommand() *cli.Command {
 
 func runDev(ctx context.Context, c config.Config) error {
 	logger := c.Logger()
-	stack, err := localstack.NewStack(c.DataDir, localstack.DevPorts(), "")
+	ports := localstack.DevPorts().Shift(c.PortOffset)
+	stack, err := localstack.NewStack(c.DataDir, ports, "")
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func runDev(ctx context.Context, c config.Config) error {
 	if len(c.KafkaBrokers) == 0 {
 		broker, err := kfake.NewCluster(
 			kfake.NumBrokers(1),
-			kfake.Ports(localstack.DevPorts().Kafka),
+			kfake.Ports(ports.Kafka),
 			kfake.DataDir(filepath.Join(stack.Dir, "kafka-embedded")),
 			kfake.SeedTopics(6, topic.RequestLogs),
 			kfake.SeedTopics(3, topic.OrderEvents),
@@ -88,7 +88,7 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer closeCP()
-	printBanner(c, cp.URL(), stack)
+	printBanner(c, cp.URL(), stack, ports)
 	return cp.Run(ctx)
 }
 
@@ -104,8 +104,7 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, stack *localstack.Stack) {
-	p := localstack.DevPorts()
+func printBanner(c config.Config, controlPlane string, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
@@ -119,5 +118,4 @@ Steller is running locally. Ctrl-C stops everything.
 Try:
   curl -s %[1]s/readyz
 `, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir)
-	slog.Default().Debug("banner printed")
 }

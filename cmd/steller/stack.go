@@ -13,7 +13,7 @@ import (
 	"github.com/steller/platform/internal/localstack"
 )
 
-var stackSettings = []string{config.LogLevel, config.LogFormat, config.StackProfile, config.StackDir, config.StackKafka, config.KafkaLibDir}
+var stackSettings = []string{config.LogLevel, config.LogFormat, config.StackProfile, config.StackDir, config.StackKafka, config.KafkaLibDir, config.PortOffset}
 
 func stackCommand() *cli.Command {
 	settings := config.Lookup(stackSettings...)
@@ -37,6 +37,7 @@ func newStack(c config.Config) (*localstack.Stack, error) {
 	if c.StackProfile == "dev" {
 		ports = localstack.DevPorts()
 	}
+	ports = ports.Shift(c.PortOffset)
 	dir := c.StackDir
 	if dir == "" {
 		dir = filepath.Join(".local", c.StackProfile)

@@ -37,10 +37,15 @@ func Up(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (int64, er
 	return p.GetDBVersion(ctx)
 }
 
-func provider(db *sql.DB) (*goose.Provider, error) {
+// Files are the embedded migrations, one numbered .sql file each.
+func Files() fs.FS {
 	sub, err := fs.Sub(files, "sql")
 	if err != nil {
-		return nil, err
+		panic(err) // the directory is embedded at build time
 	}
-	return goose.NewProvider(goose.DialectPostgres, db, sub)
+	return sub
+}
+
+func provider(db *sql.DB) (*goose.Provider, error) {
+	return goose.NewProvider(goose.DialectPostgres, db, Files())
 }

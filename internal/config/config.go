@@ -49,6 +49,8 @@ type Config struct {
 	KafkaLibDir string
 	// StackDir is the root of `steller stack`'s servers; empty means .local/<profile>.
 	StackDir string
+	// PortOffset shifts every port of the local servers, to run a second stack beside one.
+	PortOffset int
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -83,6 +85,7 @@ const (
 	StackKafka         = "kafka"
 	KafkaLibDir        = "kafka-lib-dir"
 	StackDir           = "stack-dir"
+	PortOffset         = "port-offset"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -147,6 +150,16 @@ func Settings() []Setting {
 		{Flag: StackDir, Env: []string{"STELLER_STACK_DIR"},
 			Usage: "root directory of the stack's servers (default .local/<profile>)",
 			parse: func(c *Config, v string) error { c.StackDir = v; return nil }},
+		{Flag: PortOffset, Env: []string{"STELLER_PORT_OFFSET"}, Default: "0",
+			Usage: "added to every port of the local servers, to run another stack beside the usual one",
+			parse: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 5000 {
+					return errors.New("must be a whole number from 0 to 5000")
+				}
+				c.PortOffset = n
+				return nil
+			}},
 	}
 }
 

@@ -53,6 +53,14 @@ type Ports struct {
 	KafkaController int
 }
 
+// Shift returns the ports moved up by offset.
+func (p Ports) Shift(offset int) Ports {
+	return Ports{
+		Postgres: p.Postgres + offset, ClickHouseTCP: p.ClickHouseTCP + offset, ClickHouseHTTP: p.ClickHouseHTTP + offset,
+		ClickHouseInterserver: p.ClickHouseInterserver + offset, Kafka: p.Kafka + offset, KafkaController: p.KafkaController + offset,
+	}
+}
+
 // DevPorts are the ports of `steller dev`.
 func DevPorts() Ports {
 	return Ports{Postgres: 55432, ClickHouseTCP: 59000, ClickHouseHTTP: 58123, ClickHouseInterserver: 59009, Kafka: 59092, KafkaController: 59093}

@@ -75,6 +75,9 @@ func (p *Postgres) Prepare(ctx context.Context) error {
 		if err := os.Chown(p.Dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return err
 		}
+		if err := searchableByOthers(filepath.Dir(p.Dir)); err != nil {
+			return err
+		}
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
 		"--pgdata", p.Dir, "--username", p.User, "--auth", "trust", "--encoding", "UTF8", "--locale", "C.UTF-8")
@@ -127,6 +130,27 @@ func (p *Postgres) EnsureDatabase(ctx context.Context, name string) error {
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	return err
+}
+
+// searchableByOthers checks that another user (postgres) can reach dir: every directory
+// on the way must be searchable by others.
+func searchableByOthers(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		info, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("postgres runs as the postgres user, who cannot enter %s: allow it (chmod o+x %s) or pick another data dir", d, d)
+		}
+		if d == "/" {
+			return nil
+		}
+	}
 }
 
 // serverCredential is who PostgreSQL runs as: itself refuses to run as root, so as root

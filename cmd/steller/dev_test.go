@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildSteller compiles this command into a temporary directory.
+func buildSteller(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "steller")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
+var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
+
+type devRun struct {
+	cmd          *exec.Cmd
+	controlPlane string
+	postgres     string
+	output       *strings.Builder
+}
+
+// startDev runs `steller dev` on its own data dir and ports and waits for its banner.
+func startDev(t *testing.T, bin, dataDir string) *devRun {
+	t.Helper()
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", "700", "--control-plane-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	run := &devRun{cmd: cmd, output: &logs}
+	found, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if m := postgresLine.FindStringSubmatch(line); m != nil {
+				run.postgres = m[1]
+			}
+			if m := controlPlaneLine.FindStringSubmatch(line); m != nil {
+				run.controlPlane = m[1]
+			}
+			if strings.Contains(line, "curl") && run.controlPlane != "" {
+				close(found)
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-ended:
+		_ = cmd.Wait()
+		t.Fatalf("steller dev exited before its banner; logs:\n%s", logs.String())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("steller dev printed no banner within 90 s; logs:\n%s", logs.String())
+	}
+	return run
+}
+
+// stop sends SIGINT as Ctrl-C would and waits for a clean exit.
+func (r *devRun) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "steller dev did not exit cleanly; logs:\n%s", r.output.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("steller dev still running 60 s after SIGINT; logs:\n%s", r.output.String())
+	}
+}
+
+// processesUsing lists the pids whose command line names dir.
+func processesUsing(t *testing.T, dir string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	bin := buildSteller(t)
+	// PostgreSQL runs as the postgres user when the tests run as root: it must reach the dir.
+	dataDir := t.TempDir()
+	require.NoError(t, os.Chmod(dataDir, 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(dataDir), 0o755))
+
+	first := startDev(t, bin, dataDir)
+	resp, err := http.Get(first.controlPlane + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, err = http.Get(first.controlPlane + "/readyz")
+	require.NoError(t, err)
+	var ready struct {
+		Status string
+		Checks []struct {
+			Name string
+			OK   bool
+		}
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	resp.Body.Close()
+	assert.Equal(t, "ready", ready.Status, "checks: %+v", ready.Checks)
+	assert.Len(t, ready.Checks, 3)
+
+	// Leave a mark in the database to find on the second run.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, first.postgres)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `CREATE TABLE dev_mark (note text); INSERT INTO dev_mark VALUES ('kept')`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+
+	first.stop(t)
+	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")
+
+	second := startDev(t, bin, dataDir)
+	conn, err = pgx.Connect(ctx, second.postgres)
+	require.NoError(t, err)
+	var note string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT note FROM dev_mark`).Scan(&note))
+	assert.Equal(t, "kept", note, "the second run did not reuse the data")
+	require.NoError(t, conn.Close(ctx))
+	second.stop(t)
+	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")
+}
