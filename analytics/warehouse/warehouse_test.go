@@ -27,7 +27,9 @@ func TestEnsureDatabaseIsIdempotent(t *testing.T) {
 	ch := testenv.NewClickHouse(t)
 	ctx := context.Background()
 	name := ch.Database + "_extra"
-	t.Cleanup(func() { _ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+warehouse.QuoteIdentifier(name)) })
+	t.Cleanup(func() {
+		_ = ch.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+warehouse.QuoteIdentifier(name))
+	})
 
 	require.NoError(t, warehouse.EnsureDatabase(ctx, ch.Conn, name))
 	require.NoError(t, warehouse.EnsureDatabase(ctx, ch.Conn, name))
