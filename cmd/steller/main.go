@@ -26,6 +26,20 @@ func main() {
 	}
 }
 
+// commandSpec names the settings a service subcommand reads and those it requires.
+type commandSpec struct {
+	settings, required []string
+}
+
+// serviceSpecs are the subcommands a deployment runs, by name; compose_test.go checks
+// docker-compose.yml against them.
+func serviceSpecs() map[string]commandSpec {
+	return map[string]commandSpec{
+		"control-plane": controlPlaneSpec,
+		"migrate":       migrateSpec,
+	}
+}
+
 func rootCommand() *cli.Command {
 	return &cli.Command{
 		Name:    "steller",
@@ -38,6 +52,7 @@ func rootCommand() *cli.Command {
 			controlPlaneCommand(),
 			migrateCommand(),
 			stackCommand(),
+			probeCommand(),
 		},
 	}
 }

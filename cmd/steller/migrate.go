@@ -14,21 +14,24 @@ import (
 	"github.com/steller/platform/internal/config"
 )
 
-var migrateSettings = []string{
-	config.LogLevel, config.LogFormat, config.PostgresURL,
-	config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
-	config.KafkaBrokers,
+var migrateSpec = commandSpec{
+	settings: []string{
+		config.LogLevel, config.LogFormat, config.PostgresURL,
+		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
+		config.KafkaBrokers,
+	},
+	required: []string{config.PostgresURL},
 }
 
 func migrateCommand() *cli.Command {
-	settings := config.Lookup(migrateSettings...)
+	settings := config.Lookup(migrateSpec.settings...)
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply PostgreSQL migrations, create the ClickHouse database and the Kafka topics",
 		Description: "Each store is migrated when its setting is given; PostgreSQL is required. " +
 			"Safe to run again: applied migrations and existing topics are left alone.",
 		Flags: config.Flags(settings),
-		Action: config.Action(settings, []string{config.PostgresURL}, func(ctx context.Context, c config.Config) error {
+		Action: config.Action(settings, migrateSpec.required, func(ctx context.Context, c config.Config) error {
 			return migrate(ctx, c, c.Logger(), 1)
 		}),
 	}

@@ -1,0 +1,46 @@
+# Steller's two commands are `make dev` and `make test`; the rest are helpers.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/steller
+STACK := $(BIN) stack --profile test
+
+.PHONY: dev test build install services-up services-down bench lint fmt clean
+
+## dev: install the local servers if needed, build, and run the whole platform (Ctrl-C stops it)
+dev: build
+	bash scripts/install.sh servers
+	$(BIN) dev
+
+## test: install what the tests need, start the test servers, run every test, stop the servers
+test:
+	bash scripts/test.sh
+
+## build: compile the steller binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/steller
+
+## install: install PostgreSQL, ClickHouse, Kafka jars, deck and Go modules (idempotent)
+install:
+	bash scripts/install.sh
+
+## services-up: start the test servers in the background, for `go test ./...` by hand
+services-up: install build
+	$(STACK) up
+
+## services-down: stop the test servers
+services-down: build
+	$(STACK) down
+
+## bench: run every benchmark (servers must be up for those that need them)
+bench: services-up
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## clean: remove built binaries (not the local server data in .local)
+clean:
+	rm -rf bin

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/internal/config"
+)
+
+// loadCompose parses docker-compose.yml with the compose-spec loader, which validates it
+// against the Compose specification's schema.
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "docker-compose.yml"))
+	require.NoError(t, err)
+	details, err := loader.LoadConfigFiles(context.Background(), []string{path}, filepath.Dir(path))
+	require.NoError(t, err)
+	project, err := loader.LoadWithContext(context.Background(), *details, func(o *loader.Options) {
+		o.SetProjectName("steller", true)
+	})
+	require.NoError(t, err, "docker-compose.yml does not load")
+	return project
+}
+
+// stellerCommand returns the steller subcommand a service runs, or "" for other images.
+func stellerCommand(svc types.ServiceConfig) string {
+	if svc.Image != "steller:local" || len(svc.Command) == 0 {
+		return ""
+	}
+	return svc.Command[0]
+}
+
+func TestComposeServicesRunCommandsAndSettingsTheBinaryAccepts(t *testing.T) {
+	t.Parallel()
+	project := loadCompose(t)
+	specs := serviceSpecs()
+	root := rootCommand()
+	ran := map[string]bool{}
+	for name, svc := range project.Services {
+		cmd := stellerCommand(svc)
+		if cmd == "" {
+			continue
+		}
+		ran[cmd] = true
+		t.Run(name, func(t *testing.T) {
+			require.NotNil(t, root.Command(cmd), "service %s runs unknown subcommand %q", name, cmd)
+			spec, ok := specs[cmd]
+			require.True(t, ok, "subcommand %q is not a service subcommand", cmd)
+
+			settings := config.Lookup(spec.settings...)
+			env := map[string]string{}
+			for k, v := range svc.Environment {
+				require.NotNil(t, v, "%s: %s has no value", name, k)
+				env[k] = *v
+			}
+			known := map[string]bool{}
+			for _, s := range settings {
+				for _, e := range s.Env {
+					known[e] = true
+				}
+			}
+			for k := range env {
+				assert.True(t, known[k], "%s sets %s, which `steller %s` does not read", name, k, cmd)
+			}
+			// The service's environment must load as the binary would load it.
+			_, err := config.Load(settings, spec.required, func(s config.Setting) string {
+				for _, e := range s.Env {
+					if v, ok := env[e]; ok {
+						return v
+					}
+				}
+				return s.Default
+			})
+			assert.NoError(t, err, "%s: configuration the binary rejects", name)
+		})
+	}
+	for cmd := range specs {
+		assert.True(t, ran[cmd], "no compose service runs `steller %s`", cmd)
+	}
+}
+
+func TestComposeServicesAreHealthCheckedAndOrdered(t *testing.T) {
+	t.Parallel()
+	project := loadCompose(t)
+	for name, svc := range project.Services {
+		if svc.Restart == "no" {
+			continue // one-shot jobs such as migrate
+		}
+		assert.NotNil(t, svc.HealthCheck, "service %s has no healthcheck", name)
+		for dep, d := range svc.DependsOn {
+			_, exists := project.Services[dep]
+			require.True(t, exists, "%s depends on unknown service %s", name, dep)
+			assert.Contains(t, []string{"service_healthy", "service_completed_successfully"}, d.Condition,
+				"%s must wait for %s to be healthy or done", name, dep)
+		}
+		for _, p := range svc.Ports {
+			assert.Equal(t, "127.0.0.1", p.HostIP, "%s publishes port %d beyond loopback", name, p.Target)
+		}
+		assert.False(t, strings.HasSuffix(svc.Image, ":latest") || (svc.Image != "" && !strings.Contains(svc.Image, ":")),
+			"%s: pin the image version (%q)", name, svc.Image)
+	}
+}
+
+func TestComposeRunsCurrentClickHouseAndKRaftKafka(t *testing.T) {
+	t.Parallel()
+	project := loadCompose(t)
+	ch := project.Services["clickhouse"].Image
+	major, err := strconv.Atoi(strings.SplitN(strings.SplitN(ch, ":", 2)[1], ".", 2)[0])
+	require.NoError(t, err, ch)
+	assert.GreaterOrEqual(t, major, 24, "production ClickHouse must be 24.x or later")
+	kafka := project.Services["kafka"]
+	roles := kafka.Environment["KAFKA_PROCESS_ROLES"]
+	require.NotNil(t, roles)
+	assert.Equal(t, "broker,controller", *roles)
+	assert.True(t, slices.ContainsFunc(project.Services["migrate"].Command, func(s string) bool { return s == "migrate" }))
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test`: install what the tests need, start the test servers (PostgreSQL, ClickHouse,
+# Apache Kafka; those already up are reused), run every Go test, and stop the servers
+# (KEEP_STACK=1 leaves them running). A test that needs a server fails when the server is
+# missing; none skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh
+go build -o bin/steller ./cmd/steller
+
+stack=(bin/steller stack --profile test)
+stop_stack() {
+	if [ "${KEEP_STACK:-0}" != 1 ]; then
+		"${stack[@]}" down || true
+	fi
+}
+trap stop_stack EXIT
+"${stack[@]}" up
+
+set -a
+# shellcheck disable=SC1091
+. .local/test/stack.env
+set +a
+
+go test -race -count=1 -timeout 20m ./...
