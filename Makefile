@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/steller
-STACK := $(BIN) stack --profile test
 
 .PHONY: dev test build install services-up services-down bench lint fmt clean
 
@@ -25,11 +24,11 @@ install:
 
 ## services-up: start the test servers in the background, for `go test ./...` by hand
 services-up: install build
-	$(STACK) up
+	$(BIN) stack up --profile test
 
 ## services-down: stop the test servers
 services-down: build
-	$(STACK) down
+	$(BIN) stack down --profile test
 
 ## bench: run every benchmark (servers must be up for those that need them)
 bench: services-up

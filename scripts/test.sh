@@ -9,14 +9,13 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 go build -o bin/steller ./cmd/steller
 
-stack=(bin/steller stack --profile test)
 stop_stack() {
 	if [ "${KEEP_STACK:-0}" != 1 ]; then
-		"${stack[@]}" down || true
+		bin/steller stack down --profile test || true
 	fi
 }
 trap stop_stack EXIT
-"${stack[@]}" up
+bin/steller stack up --profile test
 
 set -a
 # shellcheck disable=SC1091
