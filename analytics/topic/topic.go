@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -39,6 +40,7 @@ func Defaults(replication int) []Spec {
 }
 
 // Ensure creates the topics that do not exist yet; existing ones are left as they are.
+// It returns once the broker's metadata lists every topic, so they are ready to use.
 func Ensure(ctx context.Context, brokers []string, specs []Spec) error {
 	conn, err := dialController(ctx, brokers)
 	if err != nil {
@@ -52,7 +54,30 @@ func Ensure(ctx context.Context, brokers []string, specs []Spec) error {
 	if err := conn.CreateTopics(configs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("topic: create: %w", err)
 	}
-	return nil
+	return awaitMetadata(ctx, conn, specs)
+}
+
+// awaitMetadata polls until every topic has partitions in the metadata the broker serves:
+// a topic is created on the controller first and reaches metadata moments later.
+func awaitMetadata(ctx context.Context, conn *kafka.Conn, specs []Spec) error {
+	for {
+		missing := ""
+		for _, s := range specs {
+			parts, err := conn.ReadPartitions(s.Name)
+			if err != nil || len(parts) == 0 {
+				missing = s.Name
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic: %s not in metadata: %w", missing, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Delete removes topics (tests clean up after themselves with it).

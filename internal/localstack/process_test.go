@@ -1,0 +1,80 @@
+package localstack
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeServer runs a command for the detached start/stop tests.
+type fakeServer struct {
+	name string
+	args []string
+}
+
+func (f fakeServer) Name() string                    { return f.name }
+func (f fakeServer) Prepare(context.Context) error   { return nil }
+func (f fakeServer) Command() *exec.Cmd              { return exec.Command(f.args[0], f.args[1:]...) }
+func (f fakeServer) Ready(ctx context.Context) error { return nil }
+func (f fakeServer) StopSignal() StopSignal          { return SigTerm }
+
+func TestStopDetachedNeverSignalsAProcessThatIsNotTheStacks(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A process unrelated to the stack, whose pid happens to sit in the pid file.
+	other := exec.Command("sleep", "30")
+	require.NoError(t, other.Start())
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	srv := fakeServer{name: "fake", args: []string{"sleep", "30"}}
+	require.NoError(t, os.WriteFile(pidPath(dir, srv), []byte(strconv.Itoa(other.Process.Pid)), 0o644))
+
+	require.NoError(t, StopDetached(dir, srv))
+	assert.True(t, alive(other.Process.Pid), "an unrelated process was signalled")
+	_, err := os.Stat(pidPath(dir, srv))
+	assert.True(t, os.IsNotExist(err), "the stale pid file was kept")
+}
+
+func TestStartDetachedIsIdempotentAndStopDetachedStopsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// The command line names the stack dir, as every real server's does.
+	srv := fakeServer{name: "fake", args: []string{"sh", "-c", "sleep 30", filepath.Join(dir, "marker")}}
+
+	pid, err := StartDetached(context.Background(), dir, srv)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = StopDetached(dir, srv) })
+	again, err := StartDetached(context.Background(), dir, srv)
+	require.NoError(t, err)
+	assert.Equal(t, pid, again, "a running server was started twice")
+
+	require.NoError(t, StopDetached(dir, srv))
+	assert.False(t, alive(pid), "the server still runs")
+}
+
+func TestStartDetachedReportsAServerThatDiesAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := fakeServer{name: "broken", args: []string{"sh", "-c", "exit 3", dir}}
+	// Ready never succeeds for a dead server; make it fail so the exit is seen first.
+	_, err := StartDetached(context.Background(), dir, notReady{srv})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exited during start")
+}
+
+type notReady struct{ fakeServer }
+
+func (notReady) Ready(context.Context) error { return context.DeadlineExceeded }
+
+func TestPortsShift(t *testing.T) {
+	t.Parallel()
+	p := TestPorts().Shift(10)
+	assert.Equal(t, TestPorts().Postgres+10, p.Postgres)
+	assert.Equal(t, TestPorts().KafkaController+10, p.KafkaController)
+	assert.NotEqual(t, DevPorts().Postgres, TestPorts().Postgres)
+}
