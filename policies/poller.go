@@ -82,16 +82,16 @@ type PollerStats struct {
 func NewPoller(cfg PollerConfig) (*Poller, error) {
 	var errs []error
 	if cfg.Engine == nil {
-		errs = append(errs, errors.New("Engine is required"))
+		errs = append(errs, errors.New("policies: PollerConfig.Engine is required"))
 	}
 	if cfg.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
+		errs = append(errs, errors.New("policies: PollerConfig.Logger is required"))
 	}
 	if u, err := url.Parse(cfg.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("URL %q is not an absolute http(s) URL", cfg.URL))
 	}
 	if cfg.Interval < 0 || cfg.Timeout < 0 || cfg.MaxBytes < 0 {
-		errs = append(errs, errors.New("Interval, Timeout and MaxBytes cannot be negative"))
+		errs = append(errs, errors.New("policies: PollerConfig Interval, Timeout and MaxBytes cannot be negative"))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("policies: poller config: %w", errors.Join(errs...))

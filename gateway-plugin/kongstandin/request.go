@@ -200,11 +200,10 @@ func (r *PhaseResult) Count(method string) int {
 
 // requestState is what a request carries from one phase to the next.
 type requestState struct {
-	headers  http.Header // request headers, as rewritten by kong.service.request.*
-	shared   map[string]any
-	ngxCtx   map[string]any
-	exit     *Exit
-	upstream string // path + query sent upstream, for kong.log.serialize
+	headers http.Header // request headers, as rewritten by kong.service.request.*
+	shared  map[string]any
+	ngxCtx  map[string]any
+	exit    *Exit
 }
 
 func (r *ScriptedRequest) init() {
