@@ -1,0 +1,117 @@
+// Package edge owns the edge's decision core: given a plain description of a partner request
+// it authenticates the API key, checks the key's status, expiry and client-address
+// allowlist, asks the policy authorizer, picks the upstream, and describes the answer (the
+// identity headers to send upstream, or a problem document to send back) and the
+// request-log event. It uses neither go-pdk nor net/http: the Kong plugin and the built-in
+// gateway are thin hosts around it.
+package edge
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/steller/platform/gateway-plugin/apikey"
+)
+
+// Identity header names sent to the upstream.
+const (
+	// HeaderRequestID carries the request id (to the upstream and back to the client).
+	HeaderRequestID = "X-Request-Id"
+	// HeaderPartnerID carries the key's partner id to the upstream.
+	HeaderPartnerID = "X-Steller-Partner-Id"
+	// HeaderWorkspaceID carries the key's workspace id to the upstream.
+	HeaderWorkspaceID = "X-Steller-Workspace-Id"
+	// HeaderEnvironment carries the key's environment ("test" or "live") to the upstream.
+	HeaderEnvironment = "X-Steller-Environment"
+	// HeaderKeyID carries the key's public id to the upstream.
+	HeaderKeyID = "X-Steller-Key-Id"
+	// HeaderAPIKey is the alternative to Authorization: Bearer for presenting a key.
+	HeaderAPIKey = "X-Api-Key"
+	// HeaderAuthorization carries "Bearer <key>".
+	HeaderAuthorization = "Authorization"
+)
+
+// Request is what a host tells the core about a request. Hosts resolve the client address
+// themselves (Kong's resolved client IP; the gateway's trusted-proxy rules), so no header
+// the client sends can change it here.
+type Request struct {
+	// Method is the HTTP method, upper case.
+	Method string
+	// Path is the request path without the query string.
+	Path string
+	// Authorization is the raw Authorization header value ("" when absent).
+	Authorization string
+	// APIKey is the raw X-Api-Key header value ("" when absent).
+	APIKey string
+	// ClientAddr is the client address as resolved by the host.
+	ClientAddr netip.Addr
+	// UserAgent is the User-Agent header value.
+	UserAgent string
+	// RequestID identifies the request; hosts accept a well-formed incoming one or make
+	// one with NewRequestID.
+	RequestID string
+	// RequestBytes is the request body size when known (Content-Length), else 0.
+	RequestBytes int64
+	// Received is when the host received the request; the core's clock when zero.
+	Received time.Time
+}
+
+// Identity is who an authenticated key belongs to.
+type Identity struct {
+	// KeyID is the key's public id.
+	KeyID string
+	// PartnerID is the owning partner.
+	PartnerID string
+	// WorkspaceID is the key's workspace.
+	WorkspaceID string
+	// Environment is the key's environment.
+	Environment apikey.Environment
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name, Value string
+}
+
+// Outcome is the core's answer for one request: either allowed, with the identity, route
+// and upstream, or denied, with a status and a stable code.
+type Outcome struct {
+	// Allowed is true when the request goes upstream.
+	Allowed bool
+	// Status is the HTTP status of a denial (0 when allowed).
+	Status int
+	// Code is the stable denial code (empty when allowed).
+	Code string
+	// Detail explains a denial; safe to show to the caller.
+	Detail string
+	// RequestID is the request's id.
+	RequestID string
+	// Route is the matched route name, or RouteUnknown.
+	Route string
+	// Identity is set once the key was identified (also for later denials).
+	Identity Identity
+	// Upstream is the base URL to forward to when allowed; it is shared, read-only.
+	Upstream *url.URL
+	// Received is when the request was received.
+	Received time.Time
+}
+
+// UpstreamHeaders returns the identity headers to set on the upstream request. Hosts must
+// also remove Authorization and X-Api-Key from it so the key never reaches the upstream.
+func (o *Outcome) UpstreamHeaders() [5]Header {
+	return [5]Header{
+		{HeaderRequestID, o.RequestID},
+		{HeaderPartnerID, o.Identity.PartnerID},
+		{HeaderWorkspaceID, o.Identity.WorkspaceID},
+		{HeaderEnvironment, string(o.Identity.Environment)},
+		{HeaderKeyID, o.Identity.KeyID},
+	}
+}
+
+// StrippedHeaders are the request headers hosts remove before forwarding: the key itself
+// and any identity header a client might send to impersonate the edge.
+var StrippedHeaders = [...]string{
+	HeaderAuthorization, HeaderAPIKey,
+	HeaderPartnerID, HeaderWorkspaceID, HeaderEnvironment, HeaderKeyID,
+}
