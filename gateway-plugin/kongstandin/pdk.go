@@ -124,6 +124,8 @@ func structToHeader(s *structpb.Struct) http.Header {
 	for k, v := range s.AsMap() {
 		switch x := v.(type) {
 		case []any:
+			// An empty list is kept: it means "remove the header" to Kong's setters.
+			h[headerKey(k)] = make([]string, 0, len(x))
 			for _, e := range x {
 				h[headerKey(k)] = append(h[headerKey(k)], fmt.Sprint(e))
 			}
@@ -400,6 +402,12 @@ var pdkMethods = map[string]pdkHandler{
 	}),
 	"kong.service.request.set_headers": structArg(requestPhases, func(ev *event, h http.Header) proto.Message {
 		for k, vs := range h {
+			// ngx.req.set_header with an empty table removes the header, and Kong's
+			// set_headers passes each value to it.
+			if len(vs) == 0 {
+				ev.clearUpstreamHeader(k)
+				continue
+			}
 			ev.setUpstreamHeader(k, vs[0], false)
 			for _, v := range vs[1:] {
 				ev.setUpstreamHeader(k, v, true)
