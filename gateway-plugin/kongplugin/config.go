@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ type Config struct {
 	// ControlPlaneURL is the control plane serving the edge sync protocol; when set, keys
 	// come from it.
 	ControlPlaneURL string `json:"control_plane_url"`
-	// EdgeToken authenticates this edge to the control plane.
+	// EdgeToken authenticates this edge to the control plane (and to the policy bundle
+	// URL). Empty means the STELLER_EDGE_TOKEN environment variable of the plugin server,
+	// so the secret can stay out of kong.yml.
 	EdgeToken string `json:"edge_token"`
 	// SnapshotPath keeps the last good key snapshot on disk (optional).
 	SnapshotPath string `json:"snapshot_path"`
@@ -104,6 +107,18 @@ func (c *Config) init() {
 	})
 }
 
+// EdgeTokenEnv is the environment variable that supplies the edge token when the config
+// leaves edge_token empty.
+const EdgeTokenEnv = "STELLER_EDGE_TOKEN"
+
+// edgeToken is the configured token, else the plugin server's environment's.
+func (c *Config) edgeToken() string {
+	if c.EdgeToken != "" {
+		return c.EdgeToken
+	}
+	return os.Getenv(EdgeTokenEnv)
+}
+
 func orDefault(v, d string) string {
 	if v == "" {
 		return d
@@ -121,8 +136,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("live_upstream_url: %w", err))
 	}
 	switch {
-	case c.ControlPlaneURL != "" && c.EdgeToken == "":
-		errs = append(errs, errors.New("edge_token is required with control_plane_url"))
+	case c.ControlPlaneURL != "" && c.edgeToken() == "":
+		errs = append(errs, errors.New("edge_token (or the plugin server's "+EdgeTokenEnv+") is required with control_plane_url"))
 	case c.ControlPlaneURL == "" && c.KeysFile == "":
 		errs = append(errs, errors.New("one of control_plane_url or keys_file is required"))
 	}

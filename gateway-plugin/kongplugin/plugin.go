@@ -164,7 +164,7 @@ func (p *Plugin) keys(c *Config, log *slog.Logger) (edge.KeyLookup, error) {
 	}
 	if c.ControlPlaneURL != "" {
 		client, err := edgesync.NewClient(edgesync.ClientConfig{
-			BaseURL: c.ControlPlaneURL, Token: c.EdgeToken, SnapshotPath: c.SnapshotPath, Logger: log,
+			BaseURL: c.ControlPlaneURL, Token: c.edgeToken(), SnapshotPath: c.SnapshotPath, Logger: log,
 		})
 		if err != nil {
 			return nil, err
@@ -189,7 +189,7 @@ func (p *Plugin) authorizer(c *Config, log *slog.Logger) (edge.Authorizer, error
 		return nil, err
 	}
 	if c.PolicyBundleURL != "" {
-		poller, err := policies.NewPoller(policies.PollerConfig{Engine: engine, URL: c.PolicyBundleURL, Token: c.EdgeToken, Logger: log, Clock: p.deps.Clock})
+		poller, err := policies.NewPoller(policies.PollerConfig{Engine: engine, URL: c.PolicyBundleURL, Token: c.edgeToken(), Logger: log, Clock: p.deps.Clock})
 		if err != nil {
 			return nil, err
 		}

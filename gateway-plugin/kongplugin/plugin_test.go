@@ -349,3 +349,12 @@ func TestPendingStateStaysBounded(t *testing.T) {
 	assert.LessOrEqual(t, inFlight, 100)
 	assert.Equal(t, uint64(1000-inFlight), dropped)
 }
+
+func TestEdgeTokenFromTheEnvironment(t *testing.T) {
+	// No t.Parallel: t.Setenv changes the process environment.
+	cfg := &kongplugin.Config{SandboxUpstreamURL: "http://sandbox", LiveUpstreamURL: "https://live", ControlPlaneURL: "http://cp"}
+	t.Setenv(kongplugin.EdgeTokenEnv, "")
+	assert.ErrorContains(t, cfg.Validate(), kongplugin.EdgeTokenEnv)
+	t.Setenv(kongplugin.EdgeTokenEnv, "tok_from_env")
+	assert.NoError(t, cfg.Validate())
+}
