@@ -56,7 +56,7 @@ func TestComposeServicesRunCommandsAndSettingsTheBinaryAccepts(t *testing.T) {
 			spec, ok := specs[cmd]
 			require.True(t, ok, "subcommand %q is not a service subcommand", cmd)
 
-			settings := config.Lookup(spec.settings...)
+			settings := config.Lookup(spec.Settings...)
 			env := map[string]string{}
 			for k, v := range svc.Environment {
 				require.NotNil(t, v, "%s: %s has no value", name, k)
@@ -72,7 +72,7 @@ func TestComposeServicesRunCommandsAndSettingsTheBinaryAccepts(t *testing.T) {
 				assert.True(t, known[k], "%s sets %s, which `steller %s` does not read", name, k, cmd)
 			}
 			// The service's environment must load as the binary would load it.
-			_, err := config.Load(settings, spec.required, func(s config.Setting) string {
+			_, err := spec.Load(func(s config.Setting) string {
 				for _, e := range s.Env {
 					if v, ok := env[e]; ok {
 						return v
@@ -83,8 +83,12 @@ func TestComposeServicesRunCommandsAndSettingsTheBinaryAccepts(t *testing.T) {
 			assert.NoError(t, err, "%s: configuration the binary rejects", name)
 		})
 	}
+	// The production edge is Kong with the steller-edge plugin; `steller gateway` is the
+	// edge host for local runs and tests, so compose need not run it.
 	for cmd := range specs {
-		assert.True(t, ran[cmd], "no compose service runs `steller %s`", cmd)
+		if cmd != "gateway" {
+			assert.True(t, ran[cmd], "no compose service runs `steller %s`", cmd)
+		}
 	}
 }
 

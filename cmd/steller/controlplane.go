@@ -16,22 +16,21 @@ import (
 	"github.com/steller/platform/internal/server"
 )
 
-var controlPlaneSpec = commandSpec{
-	settings: []string{
+var controlPlaneSpec = config.Spec{
+	Settings: []string{
 		config.LogLevel, config.LogFormat, config.PostgresURL,
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
 	},
-	required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers},
+	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers},
 }
 
 func controlPlaneCommand() *cli.Command {
-	settings := config.Lookup(controlPlaneSpec.settings...)
 	return &cli.Command{
 		Name:  "control-plane",
 		Usage: "run the control plane: partner API, portal, docs and edge sync",
-		Flags: config.Flags(settings),
-		Action: config.Action(settings, controlPlaneSpec.required,
+		Flags: controlPlaneSpec.Flags(),
+		Action: controlPlaneSpec.Action(
 			func(ctx context.Context, c config.Config) error {
 				logger := c.Logger()
 				srv, closeDeps, err := newControlPlane(ctx, c, logger)

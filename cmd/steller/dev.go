@@ -2,28 +2,38 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/internal/config"
+	"github.com/steller/platform/internal/devupstream"
 	"github.com/steller/platform/internal/localstack"
+	"github.com/steller/platform/internal/server"
 )
 
-var devSettings = []string{
+var devSpec = config.Spec{Settings: []string{
 	config.LogLevel, config.LogFormat, config.DataDir, config.KafkaBrokers,
 	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout, config.PortOffset,
-}
+	config.GatewayAddr, config.GatewayOpsAddr,
+}}
 
 func devCommand() *cli.Command {
-	settings := config.Lookup(devSettings...)
 	return &cli.Command{
 		Name:  "dev",
 		Usage: "run the whole platform on this machine on its embedded defaults",
@@ -31,8 +41,8 @@ func devCommand() *cli.Command {
 			"(installing them with scripts/install.sh when missing), runs an embedded Kafka-protocol " +
 			"broker unless --kafka-brokers names real ones, applies migrations, starts every service " +
 			"and stops everything on Ctrl-C. A second run reuses the data.",
-		Flags:  config.Flags(settings),
-		Action: config.Action(settings, nil, runDev),
+		Flags:  devSpec.Flags(),
+		Action: devSpec.Action(runDev),
 	}
 }
 
@@ -88,8 +98,71 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer closeCP()
-	printBanner(c, cp.URL(), stack, ports)
-	return cp.Run(ctx)
+
+	gw, devKey, err := newDevGateway(ctx, c, logger, stack.Dir)
+	if err != nil {
+		return err
+	}
+	printBanner(c, cp.URL(), gw, devKey, stack, ports)
+	group, ctx := errgroup.WithContext(ctx)
+	group.Go(func() error { return cp.Run(ctx) })
+	group.Go(func() error { return gw.Run(ctx) })
+	return group.Wait()
+}
+
+// newDevGateway runs the built-in gateway on a keys file in the data dir holding one
+// sandbox key (made on the first run, kept after), in front of the echo upstream that
+// stands in for the sandbox vendor.
+func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir string) (*edgeGateway, string, error) {
+	keysFile := filepath.Join(dataDir, "edge-keys.json")
+	secret, err := ensureDevKey(keysFile)
+	if err != nil {
+		return nil, "", err
+	}
+	upstream, err := server.New(server.Config{Name: "dev-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(), Logger: logger})
+	if err != nil {
+		return nil, "", err
+	}
+	c.SandboxUpstreamURL, c.LiveUpstreamURL, c.EdgeKeysFile = upstream.URL(), upstream.URL(), keysFile
+	gw, err := newEdgeGateway(ctx, c, logger, requestlog.Nop{})
+	if err != nil {
+		return nil, "", err
+	}
+	gw.workers = append(gw.workers, upstream.Run)
+	return gw, secret, nil
+}
+
+// ensureDevKey returns the sandbox key of the keys file, writing a new file with a fresh
+// key when there is none.
+func ensureDevKey(path string) (string, error) {
+	if raw, err := os.ReadFile(path); err == nil {
+		var f edgesync.File
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		for _, k := range f.Keys {
+			if strings.HasPrefix(k.Secret, "sk_test_") {
+				return k.Secret, nil
+			}
+		}
+		return "", fmt.Errorf("%s has no sk_test_ key: delete it to make a new one", path)
+	}
+	secret, key, err := apikey.Generate(apikey.Test, rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	f := edgesync.File{
+		Partners: []edgesync.Partner{{ID: "ptr_dev", Status: edgesync.PartnerActive}},
+		Keys: []edgesync.FileKey{{Secret: secret, Key: edgesync.Key{
+			KeyID: "key_dev_" + strings.TrimPrefix(key.Display, "sk_test_"), PartnerID: "ptr_dev", WorkspaceID: "ws_dev",
+			Roles: []string{"balance:read", "catalog:read", "orders:read", "orders:write"},
+		}}},
+	}
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return secret, os.WriteFile(path, raw, 0o600)
 }
 
 // runInstallScript runs the project's install script for the local servers; steller dev
@@ -104,18 +177,20 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, controlPlane string, gw *edgeGateway, devKey string, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
-  Control plane   %[1]s
-  Health          %[1]s/healthz   readiness %[1]s/readyz   metrics %[1]s/metrics
+  Control plane   %[1]s   (health %[1]s/healthz, readiness /readyz, metrics /metrics)
+  Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
+  Sandbox key     %[9]s
   PostgreSQL      %[2]s
   ClickHouse      %[3]s (native)   http://127.0.0.1:%[4]s
   Kafka           %[5]s
   Data and logs   %[6]s
 
-Try:
-  curl -s %[1]s/readyz
-`, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir)
+Try the edge with the sandbox key (an echo upstream shows what the upstream receives):
+  curl -s -H 'Authorization: Bearer %[9]s' %[7]s/v1/catalog
+`, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
+		gw.URL(), gw.OpsURL(), devKey)
 }

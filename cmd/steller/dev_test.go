@@ -31,11 +31,16 @@ func buildSteller(t *testing.T) string {
 }
 
 var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
+var gatewayLine = regexp.MustCompile(`Gateway\s+(http://\S+)\s+\(health (http://\S+)/healthz`)
+var keyLine = regexp.MustCompile(`Sandbox key\s+(sk_test_\S+)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
 
 type devRun struct {
 	cmd          *exec.Cmd
 	controlPlane string
+	gateway      string
+	gatewayOps   string
+	key          string
 	postgres     string
 	output       *strings.Builder
 }
@@ -43,7 +48,8 @@ type devRun struct {
 // startDev runs `steller dev` on its own data dir and ports and waits for its banner.
 func startDev(t *testing.T, bin, dataDir string) *devRun {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", "700", "--control-plane-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", "700",
+		"--control-plane-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -64,6 +70,12 @@ func startDev(t *testing.T, bin, dataDir string) *devRun {
 			}
 			if m := controlPlaneLine.FindStringSubmatch(line); m != nil {
 				run.controlPlane = m[1]
+			}
+			if m := gatewayLine.FindStringSubmatch(line); m != nil {
+				run.gateway, run.gatewayOps = m[1], m[2]
+			}
+			if m := keyLine.FindStringSubmatch(line); m != nil {
+				run.key = m[1]
 			}
 			if strings.Contains(line, "curl") && run.controlPlane != "" {
 				close(found)
@@ -144,6 +156,32 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.Equal(t, "ready", ready.Status, "checks: %+v", ready.Checks)
 	assert.Len(t, ready.Checks, 3)
 
+	// The banner's curl: the sandbox key through the gateway reaches the upstream with the
+	// edge's identity headers and without the key.
+	req, err := http.NewRequest(http.MethodGet, first.gateway+"/v1/catalog", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+first.key)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var echoed struct {
+		IdentityHeaders  map[string]string `json:"identity_headers"`
+		KeyHeaderReached bool              `json:"key_header_reached"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&echoed))
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ptr_dev", echoed.IdentityHeaders["X-Steller-Partner-Id"])
+	assert.Equal(t, "test", echoed.IdentityHeaders["X-Steller-Environment"])
+	assert.False(t, echoed.KeyHeaderReached, "the key reached the upstream")
+	resp, err = http.Get(first.gateway + "/v1/catalog")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a request without a key passed the gateway")
+	resp, err = http.Get(first.gatewayOps + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
 	// Leave a mark in the database to find on the second run.
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, first.postgres)
@@ -161,6 +199,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	var note string
 	require.NoError(t, conn.QueryRow(ctx, `SELECT note FROM dev_mark`).Scan(&note))
 	assert.Equal(t, "kept", note, "the second run did not reuse the data")
+	assert.Equal(t, first.key, second.key, "the second run made a new sandbox key")
 	require.NoError(t, conn.Close(ctx))
 	second.stop(t)
 	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")

@@ -1,5 +1,5 @@
 // Command steller is the one binary of the Steller platform: each long-running service is
-// a subcommand (control-plane today; gateway, ingest and sandbox as they arrive), plus
+// a subcommand (control-plane and gateway today; ingest and sandbox as they arrive), plus
 // `steller migrate`, the local server stack (`steller stack`) and `steller dev`, which runs
 // the whole platform on this machine.
 package main
@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/steller/platform/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,16 +28,12 @@ func main() {
 	}
 }
 
-// commandSpec names the settings a service subcommand reads and those it requires.
-type commandSpec struct {
-	settings, required []string
-}
-
 // serviceSpecs are the subcommands a deployment runs, by name; compose_test.go checks
 // docker-compose.yml against them.
-func serviceSpecs() map[string]commandSpec {
-	return map[string]commandSpec{
+func serviceSpecs() map[string]config.Spec {
+	return map[string]config.Spec{
 		"control-plane": controlPlaneSpec,
+		"gateway":       gatewaySpec,
 		"migrate":       migrateSpec,
 	}
 }
@@ -50,6 +48,7 @@ func rootCommand() *cli.Command {
 		Commands: []*cli.Command{
 			devCommand(),
 			controlPlaneCommand(),
+			gatewayCommand(),
 			migrateCommand(),
 			stackCommand(),
 			probeCommand(),

@@ -14,24 +14,23 @@ import (
 	"github.com/steller/platform/internal/config"
 )
 
-var migrateSpec = commandSpec{
-	settings: []string{
+var migrateSpec = config.Spec{
+	Settings: []string{
 		config.LogLevel, config.LogFormat, config.PostgresURL,
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers,
 	},
-	required: []string{config.PostgresURL},
+	Required: []string{config.PostgresURL},
 }
 
 func migrateCommand() *cli.Command {
-	settings := config.Lookup(migrateSpec.settings...)
 	return &cli.Command{
 		Name:  "migrate",
 		Usage: "apply PostgreSQL migrations, create the ClickHouse database and the Kafka topics",
 		Description: "Each store is migrated when its setting is given; PostgreSQL is required. " +
 			"Safe to run again: applied migrations and existing topics are left alone.",
-		Flags: config.Flags(settings),
-		Action: config.Action(settings, migrateSpec.required, func(ctx context.Context, c config.Config) error {
+		Flags: migrateSpec.Flags(),
+		Action: migrateSpec.Action(func(ctx context.Context, c config.Config) error {
 			return migrate(ctx, c, c.Logger(), 1)
 		}),
 	}

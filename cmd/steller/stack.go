@@ -13,11 +13,12 @@ import (
 	"github.com/steller/platform/internal/localstack"
 )
 
-var stackSettings = []string{config.LogLevel, config.LogFormat, config.StackProfile, config.StackDir, config.StackKafka, config.KafkaLibDir, config.PortOffset}
+var stackSpec = config.Spec{Settings: []string{
+	config.LogLevel, config.LogFormat, config.StackProfile, config.StackDir, config.StackKafka, config.KafkaLibDir, config.PortOffset,
+}}
 
 func stackCommand() *cli.Command {
-	settings := config.Lookup(stackSettings...)
-	flags := config.Flags(settings)
+	flags := stackSpec.Flags()
 	return &cli.Command{
 		Name:  "stack",
 		Usage: "run the local PostgreSQL, ClickHouse and Apache Kafka servers in the background (make test uses it)",
@@ -25,9 +26,9 @@ func stackCommand() *cli.Command {
 			"`up` is idempotent and writes stack.env, which internal/testenv reads.",
 		Commands: []*cli.Command{
 			{Name: "up", Usage: "start the servers (those already running are left alone)", Flags: flags,
-				Action: config.Action(settings, nil, stackUp)},
+				Action: stackSpec.Action(stackUp)},
 			{Name: "down", Usage: "stop the servers this stack started", Flags: flags,
-				Action: config.Action(settings, nil, stackDown)},
+				Action: stackSpec.Action(stackDown)},
 		},
 	}
 }

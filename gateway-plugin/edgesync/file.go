@@ -25,7 +25,7 @@ type FileKey struct {
 //
 //	{"partners":[{"id":"ptr_1","status":"active"}],
 //	 "keys":[{"secret":"sk_test_…","key_id":"key_1","partner_id":"ptr_1",
-//	          "workspace_id":"ws_1","roles":["orders.write"],"status":"active"}]}
+//	          "workspace_id":"ws_1","roles":["orders:write"],"status":"active"}]}
 type File struct {
 	// Version is optional; it is reported as the table version.
 	Version uint64 `json:"version"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,29 +11,53 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
-// Flags turns settings into command-line flags that also read their environment
-// variables, so --help lists each setting with its variable and default.
-func Flags(settings []Setting) []cli.Flag {
+// Spec is what one subcommand reads: its settings, those that must be set, and a check
+// across settings (for example "one of two must be set"). Its problems are reported
+// together with the settings' own.
+type Spec struct {
+	// Settings are the flag names of the settings the subcommand reads.
+	Settings []string
+	// Required are the settings that must not be empty.
+	Required []string
+	// Check validates combinations of settings; nil means none.
+	Check func(Config) error
+}
+
+// Load parses and validates the spec's settings; value returns a setting's raw value.
+func (s Spec) Load(value func(Setting) string) (Config, error) {
+	c, err := Load(Lookup(s.Settings...), s.Required, value)
+	if s.Check != nil {
+		err = errors.Join(err, s.Check(c))
+	}
+	return c, err
+}
+
+// Flags turns the spec's settings into command-line flags that also read their
+// environment variables, so --help lists each setting with its variable and default.
+func (s Spec) Flags() []cli.Flag {
+	settings := Lookup(s.Settings...)
 	flags := make([]cli.Flag, 0, len(settings))
-	for _, s := range settings {
+	for _, st := range settings {
 		flags = append(flags, &cli.StringFlag{
-			Name:    s.Flag,
-			Usage:   s.Usage,
-			Value:   s.Default,
-			Sources: cli.EnvVars(s.Env...),
+			Name:    st.Flag,
+			Usage:   st.Usage,
+			Value:   st.Default,
+			Sources: cli.EnvVars(st.Env...),
 		})
 	}
 	return flags
 }
 
-// FromCommand loads the given settings from a parsed command (flags, then environment,
-// then defaults) and validates them together.
-func FromCommand(cmd *cli.Command, settings []Setting, required []string) (Config, error) {
-	c, err := Load(settings, required, func(s Setting) string { return cmd.String(s.Flag) })
-	if err != nil {
-		return c, fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+// Action adapts a function taking a validated Config into the subcommand's action; an
+// invalid configuration stops it before anything starts, listing every problem.
+func (s Spec) Action(run func(ctx context.Context, c Config) error) cli.ActionFunc {
+	return func(ctx context.Context, cmd *cli.Command) error {
+		c, err := s.Load(func(st Setting) string { return cmd.String(st.Flag) })
+		if err != nil {
+			return fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		}
+		return run(ctx, c)
 	}
-	return c, nil
 }
 
 // Logger builds the process logger from the log settings.
@@ -42,16 +67,4 @@ func (c Config) Logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-// Action adapts a function taking a validated Config into a cli action for a command
-// that declared the given settings, of which required must be set.
-func Action(settings []Setting, required []string, run func(ctx context.Context, c Config) error) cli.ActionFunc {
-	return func(ctx context.Context, cmd *cli.Command) error {
-		c, err := FromCommand(cmd, settings, required)
-		if err != nil {
-			return err
-		}
-		return run(ctx, c)
-	}
 }

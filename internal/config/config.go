@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -51,6 +52,27 @@ type Config struct {
 	StackDir string
 	// PortOffset shifts every port of the local servers, to run a second stack beside one.
 	PortOffset int
+	// GatewayAddr is the built-in gateway's partner-facing listen address.
+	GatewayAddr string
+	// GatewayOpsAddr serves the gateway's /healthz, /readyz and /metrics, apart from
+	// partner traffic.
+	GatewayOpsAddr string
+	// SandboxUpstreamURL is where the edge sends requests made with test keys.
+	SandboxUpstreamURL string
+	// LiveUpstreamURL is where the edge sends requests made with live keys.
+	LiveUpstreamURL string
+	// EdgeKeysFile is a static keys file, the edge's key source for local runs.
+	EdgeKeysFile string
+	// ControlPlaneURL is the control plane the edge syncs keys (and policies) from.
+	ControlPlaneURL string
+	// EdgeToken authenticates the edge to the control plane.
+	EdgeToken string
+	// EdgeSnapshotPath keeps the edge's last good key snapshot on disk.
+	EdgeSnapshotPath string
+	// PolicyBundleURL is polled for OPA bundles; empty means the embedded policy.
+	PolicyBundleURL string
+	// TrustedProxies are the proxies whose X-Forwarded-For the gateway believes.
+	TrustedProxies []string
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -86,6 +108,16 @@ const (
 	KafkaLibDir        = "kafka-lib-dir"
 	StackDir           = "stack-dir"
 	PortOffset         = "port-offset"
+	GatewayAddr        = "gateway-addr"
+	GatewayOpsAddr     = "gateway-ops-addr"
+	SandboxUpstreamURL = "sandbox-upstream-url"
+	LiveUpstreamURL    = "live-upstream-url"
+	EdgeKeysFile       = "edge-keys-file"
+	ControlPlaneURL    = "control-plane-url"
+	EdgeToken          = "edge-token"
+	EdgeSnapshotPath   = "edge-snapshot-path"
+	PolicyBundleURL    = "policy-bundle-url"
+	TrustedProxies     = "trusted-proxies"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -159,6 +191,40 @@ func Settings() []Setting {
 				}
 				c.PortOffset = n
 				return nil
+			}},
+		{Flag: GatewayAddr, Env: []string{"STELLER_GATEWAY_ADDR"}, Default: "127.0.0.1:8000",
+			Usage: "listen address of the built-in gateway (partner traffic)",
+			parse: func(c *Config, v string) error { c.GatewayAddr = v; return hostPort(v) }},
+		{Flag: GatewayOpsAddr, Env: []string{"STELLER_GATEWAY_OPS_ADDR"}, Default: "127.0.0.1:8100",
+			Usage: "listen address of the gateway's /healthz, /readyz and /metrics (kept off the partner port)",
+			parse: func(c *Config, v string) error { c.GatewayOpsAddr = v; return hostPort(v) }},
+		{Flag: SandboxUpstreamURL, Env: []string{"STELLER_SANDBOX_UPSTREAM_URL"},
+			Usage: "upstream for test (sk_test_) keys: the sandbox gift-card vendor, http(s)://host:port",
+			parse: func(c *Config, v string) error { c.SandboxUpstreamURL = v; return httpURL(v) }},
+		{Flag: LiveUpstreamURL, Env: []string{"STELLER_LIVE_UPSTREAM_URL"},
+			Usage: "upstream for live (sk_live_) keys: the production gift-card API, http(s)://host:port",
+			parse: func(c *Config, v string) error { c.LiveUpstreamURL = v; return httpURL(v) }},
+		{Flag: EdgeKeysFile, Env: []string{"STELLER_EDGE_KEYS_FILE"},
+			Usage: "static API keys file (JSON, reloaded on change) for local runs; instead of --control-plane-url",
+			parse: func(c *Config, v string) error { c.EdgeKeysFile = v; return nil }},
+		{Flag: ControlPlaneURL, Env: []string{"STELLER_CONTROL_PLANE_URL"},
+			Usage: "control plane the edge syncs API keys from (snapshot + change feed); instead of --edge-keys-file",
+			parse: func(c *Config, v string) error { c.ControlPlaneURL = v; return httpURL(v) }},
+		{Flag: EdgeToken, Env: []string{"STELLER_EDGE_TOKEN"},
+			Usage: "bearer token the edge presents to the control plane",
+			parse: func(c *Config, v string) error { c.EdgeToken = v; return nil }},
+		{Flag: EdgeSnapshotPath, Env: []string{"STELLER_EDGE_SNAPSHOT_PATH"},
+			Usage: "file keeping the last good key snapshot, so the edge serves when the control plane is down at start",
+			parse: func(c *Config, v string) error { c.EdgeSnapshotPath = v; return nil }},
+		{Flag: PolicyBundleURL, Env: []string{"STELLER_POLICY_BUNDLE_URL"},
+			Usage: "OPA bundle URL polled with ETags; empty uses the policy embedded in the binary",
+			parse: func(c *Config, v string) error { c.PolicyBundleURL = v; return httpURL(v) }},
+		{Flag: TrustedProxies, Env: []string{"STELLER_TRUSTED_PROXIES"},
+			Usage: "comma-separated addresses/CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed; empty trusts none",
+			parse: func(c *Config, v string) error {
+				list, err := prefixList(v)
+				c.TrustedProxies = list
+				return err
 			}},
 	}
 }
@@ -250,6 +316,40 @@ func postgresURL(v string) error {
 		return errors.New("must name a host")
 	}
 	return nil
+}
+
+// httpURL accepts an empty value or an absolute http(s) URL with a host.
+func httpURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http:// or https:// URL")
+	}
+	return nil
+}
+
+// prefixList parses comma-separated IP addresses and CIDR prefixes.
+func prefixList(v string) ([]string, error) {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		var err error
+		if strings.Contains(e, "/") {
+			_, err = netip.ParsePrefix(e)
+		} else {
+			_, err = netip.ParseAddr(e)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR", e)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func brokerList(v string) ([]string, error) {
