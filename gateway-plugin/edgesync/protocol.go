@@ -13,7 +13,7 @@
 //	  200, application/json: Snapshot
 //	  {"version":42,"generated_at":"2026-11-25T17:00:00Z",
 //	   "keys":[{"hash":"<sha256 hex>","key_id":"key_1","partner_id":"ptr_1",
-//	            "workspace_id":"ws_1","environment":"test","roles":["orders.write"],
+//	            "workspace_id":"ws_1","environment":"test","roles":["orders:write"],
 //	            "allowed_cidrs":["203.0.113.0/24"],"status":"active",
 //	            "expires_at":null,"grace_until":null}],
 //	   "partners":[{"id":"ptr_1","status":"active"}]}
