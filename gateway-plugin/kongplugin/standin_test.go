@@ -61,21 +61,11 @@ func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture) {
 }
 
 // scripted turns a decision-table row into the request Kong would present: Kong resolves
-// the client address itself (trusted_ips), so a spoofed X-Forwarded-For is only a header.
+// the client address itself (trusted_ips), so a spoofed X-Forwarded-For is only a header,
+// and caseHeaders also sends a forged X-Steller-Partner-Id the edge must overwrite.
 func scripted(c edgetest.Case) *kongstandin.ScriptedRequest {
-	h := http.Header{}
-	if c.Authorization != "" {
-		h.Set("Authorization", c.Authorization)
-	}
-	if c.APIKey != "" {
-		h.Set("X-Api-Key", c.APIKey)
-	}
-	if c.SpoofedForwardedFor != "" {
-		h.Set("X-Forwarded-For", c.SpoofedForwardedFor)
-	}
-	h.Set("User-Agent", "standin-test/1")
 	return &kongstandin.ScriptedRequest{
-		Method: c.Method, Path: c.Path, Headers: h, Body: []byte(c.Body),
+		Method: c.Method, Path: c.Path, Headers: caseHeaders(c, requestID(c)), Body: []byte(c.Body),
 		ClientIP: c.ClientIP.String(), ForwardedIP: c.ClientIP.String(),
 		Response: kongstandin.Response{Status: http.StatusOK, Size: 512},
 	}
