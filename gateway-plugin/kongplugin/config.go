@@ -72,6 +72,9 @@ type Config struct {
 	KafkaBrokers []string `json:"kafka_brokers"`
 	// KafkaTopic is the request-log topic; empty means steller.request-logs.v1.
 	KafkaTopic string `json:"kafka_topic"`
+	// SpoolDir holds the on-disk spool of request-log events while Kafka is unreachable;
+	// each configuration gets a subdirectory. Empty means DefaultSpoolDir.
+	SpoolDir string `json:"spool_dir"`
 	// APIKeyHeader is the header carrying a key besides Authorization; empty means
 	// X-Api-Key.
 	APIKeyHeader string `json:"api_key_header"`

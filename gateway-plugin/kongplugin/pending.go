@@ -23,6 +23,8 @@ type pendingEntry struct {
 	req     edge.Request
 	outcome edge.Outcome
 	added   time.Time
+	// filled is set once Access allowed the request; until then the id is only reserved.
+	filled bool
 }
 
 func newPending(max int, maxAge time.Duration) *pending {
@@ -49,7 +51,7 @@ func (p *pending) fill(id string, req *edge.Request, out *edge.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.entries[id]; ok {
-		e.req, e.outcome = *req, *out
+		e.req, e.outcome, e.filled = *req, *out, true
 	}
 }
 
@@ -60,15 +62,19 @@ func (p *pending) release(id string) {
 	p.mu.Unlock()
 }
 
-// take removes and returns the entry of id.
+// take removes and returns the entry of an allowed request. An id that is only reserved
+// belongs to a request that Access denied (and logs itself) or is still deciding: Kong can
+// run the log phase of a denied request before Access has released its id, so such an
+// entry is left for Access to release, never logged a second time.
 func (p *pending) take(id string) (*pendingEntry, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.entries[id]
-	if ok {
-		delete(p.entries, id)
+	if !ok || !e.filled {
+		return nil, false
 	}
-	return e, ok
+	delete(p.entries, id)
+	return e, true
 }
 
 // evictLocked drops entries older than maxAge, and if that frees nothing, the oldest

@@ -24,7 +24,7 @@ type Deps struct {
 	// Clock gives the time; time.Now when nil.
 	Clock func() time.Time
 	// NewEmitter builds the request-log emitter for a configuration; nil means events are
-	// discarded (the Kafka emitter arrives with the next issue).
+	// discarded. The binary uses the Kafka emitter (kafkaEmitter).
 	NewEmitter func(*Config) (requestlog.Emitter, error)
 	// NewKeys builds the key source for a configuration; nil means the edge sync client
 	// (control_plane_url) or the static file source (keys_file).
@@ -89,12 +89,13 @@ func (p *Plugin) Close() { p.cancel() }
 
 // defaultPlugin backs the package-level New used by the steller-edge binary.
 var defaultPlugin = sync.OnceValue(func() *Plugin {
-	p, _ := NewPlugin(Deps{Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plugin", Name)})
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("plugin", Name)
+	p, _ := NewPlugin(Deps{Logger: log, NewEmitter: kafkaEmitter(log)})
 	return p
 })
 
 // New is the go-pdk constructor of the steller-edge binary: a Config bound to the process's
-// Plugin (logging JSON to stderr, discarding events until the Kafka emitter is wired).
+// Plugin (logging JSON to stderr, request-log events to Kafka through analytics/emitter).
 func New() any { return defaultPlugin().New() }
 
 // edgeFor returns the shared edge of a configuration, building it on first use.

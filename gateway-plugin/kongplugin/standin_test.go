@@ -12,12 +12,15 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/testenv"
 )
 
 const (
@@ -27,9 +30,10 @@ const (
 
 // standin builds the real steller-edge binary, starts it the way Kong does (-dump, then the
 // socket under the Kong prefix) through the Kong stand-in, and configures one plugin
-// instance on the decision table's keys. The fixture's times are relative to now, because
-// the binary decides expiry on the real clock.
-func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture) {
+// instance on the decision table's keys, sending its request-log events to a Kafka topic
+// of the test's own. The fixture's times are relative to now, because the binary decides
+// expiry on the real clock.
+func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture, testenv.Kafka, string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "kong") // short: unix socket paths are limited to 107 bytes
 	require.NoError(t, err)
@@ -49,15 +53,42 @@ func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture) {
 	t.Cleanup(func() { _ = srv.Close() })
 	assert.Equal(t, "steller-edge", srv.Info().Name)
 
+	kafka := testenv.NewKafka(t)
+	events := kafka.Topic(t, "edge-events", 3)
 	config, err := json.Marshal(map[string]any{
 		"sandbox_upstream_url": "http://" + standinSandbox,
 		"live_upstream_url":    "https://" + standinLive,
 		"keys_file":            keys,
+		"kafka_brokers":        kafka.Brokers,
+		"kafka_topic":          events,
+		"spool_dir":            filepath.Join(dir, "spool"),
 	})
 	require.NoError(t, err)
 	plugin, err := srv.NewPlugin("steller-edge", config)
 	require.NoError(t, err)
-	return plugin, fx
+	return plugin, fx, kafka, events
+}
+
+// consumeEvents reads request-log events from the topic until want distinct request ids
+// arrived or the deadline passed.
+func consumeEvents(t *testing.T, k testenv.Kafka, topic string, want int) map[string]requestlog.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: k.Brokers, Topic: topic, GroupID: topic + ".check", MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	got := map[string]requestlog.Event{}
+	for len(got) < want {
+		m, err := r.ReadMessage(ctx)
+		require.NoError(t, err, "after %d of %d events", len(got), want)
+		var ev requestlog.Event
+		require.NoError(t, json.Unmarshal(m.Value, &ev))
+		assert.Equal(t, ev.PartnerID, string(m.Key), "events are keyed by partner id")
+		_, dup := got[ev.RequestID]
+		assert.False(t, dup, "two events for request %q: %s", ev.RequestID, m.Value)
+		got[ev.RequestID] = ev
+	}
+	return got
 }
 
 // scripted turns a decision-table row into the request Kong would present: Kong resolves
@@ -73,7 +104,7 @@ func scripted(c edgetest.Case) *kongstandin.ScriptedRequest {
 
 func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 	t.Parallel()
-	plugin, fx := standin(t)
+	plugin, fx, kafka, events := standin(t)
 	ctx := context.Background()
 
 	for _, c := range fx.Cases() {
@@ -122,13 +153,24 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 			assert.LessOrEqual(t, total, 8, "PDK calls for an allowed request: %v %v", access.Calls, logPhase.Calls)
 		})
 	}
+
+	// Every request, allowed or denied, reached Kafka as one request-log event.
+	got := consumeEvents(t, kafka, events, len(fx.Cases()))
+	for _, c := range fx.Cases() {
+		ev, ok := got[requestID(c)]
+		if assert.True(t, ok, "no event for %s (got %v)", c.Name, keysOf(got)) {
+			assert.Equal(t, c.Method, ev.Method, c.Name)
+			assert.Equal(t, c.Want.Status, ev.Status, c.Name)
+			assert.Equal(t, c.Want.Code, ev.DenialCode, c.Name)
+		}
+	}
 }
 
 // BenchmarkPDKRoundTripsPerAllowedRequest runs access and log for an allowed request
 // through the compiled plugin and reports the PDK round trips per request (target: 8 or
 // fewer; a straightforward plugin makes about 12) next to the wall time of both phases.
 func BenchmarkPDKRoundTripsPerAllowedRequest(b *testing.B) {
-	plugin, fx := standin(b)
+	plugin, fx, _, _ := standin(b)
 	var allowed edgetest.Case
 	for _, c := range fx.Cases() {
 		if c.Want.Upstream == edgetest.Sandbox {
@@ -152,4 +194,12 @@ func BenchmarkPDKRoundTripsPerAllowedRequest(b *testing.B) {
 		calls += access.CallCount + logPhase.CallCount
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "pdk-calls/req")
+}
+
+func keysOf(m map[string]requestlog.Event) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v.DenialCode)
+	}
+	return out
 }
