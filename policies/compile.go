@@ -22,12 +22,14 @@ type queryID int
 
 const (
 	queryEdge queryID = iota
+	queryControlPlane
 	numQueries
 )
 
 // queries are the documents the engine asks for, prepared once per bundle.
 var queries = [numQueries]string{
-	queryEdge: "data.steller.edge.decision",
+	queryEdge:         "data.steller.edge.decision",
+	queryControlPlane: "data.steller.controlplane.decision",
 }
 
 // BundleInfo describes the active policy bundle.
@@ -110,6 +112,14 @@ func compile(ctx context.Context, b *bundle.Bundle, opts compileOptions) (*polic
 	probe := EdgeInput{Method: "GET", Path: "/", Route: "unknown", Environment: "test", PartnerStatus: "active"}
 	if _, err := set.evalEdge(ctx, &probe); err != nil {
 		return nil, fmt.Errorf("probe edge decision: %w", err)
+	}
+	// The control-plane policy is optional in a bundle (an edge-only bundle leaves the
+	// control plane failing closed), but one that is there must decide well-formed.
+	if hasPackage(policy, controlPlanePackage) {
+		cp := ControlPlaneInput{Principal: ControlPlanePrincipal{Kind: "user", Role: "owner"}, Action: "workspace.read"}
+		if _, err := set.evalControlPlane(ctx, &cp); err != nil {
+			return nil, fmt.Errorf("probe control-plane decision: %w", err)
+		}
 	}
 	return set, nil
 }

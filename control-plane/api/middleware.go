@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/control-plane/auth"
+	"github.com/steller/platform/control-plane/fault"
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-Id"
+
+// validRequestID accepts ids a client or proxy may send; anything else is replaced.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+type requestIDKey struct{}
+
+// RequestID returns the request id of ctx, or "" outside a request.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var raw [16]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(raw[:])
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// withRequest gives every request an id (the caller's, when valid) echoed in the
+// response, and logs it once done.
+func withRequest(next http.Handler, log *slog.Logger, clock func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		start := clock()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("took", clock().Sub(start)))
+	})
+}
+
+// problem is a Huma problem document with the request id as an extension member.
+type problem struct {
+	*huma.ErrorModel
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// ContentType keeps the problem's media type (application/problem+json).
+func (p problem) ContentType(ct string) string { return p.ErrorModel.ContentType(ct) }
+
+// addRequestID is a Huma transformer that puts the request id into problem documents.
+func addRequestID(ctx huma.Context, _ string, v any) (any, error) {
+	if em, ok := v.(*huma.ErrorModel); ok && em != nil {
+		if id := RequestID(ctx.Context()); id != "" {
+			return problem{ErrorModel: em, RequestID: id}, nil
+		}
+	}
+	return v, nil
+}
+
+// sessionMiddleware puts the principal of a valid session (bearer token or cookie) in
+// the request's context. Without a valid one the request goes on anonymous, and the
+// operations that need a caller answer 401.
+func (a *API) sessionMiddleware(ctx huma.Context, next func(huma.Context)) {
+	cookie := ""
+	if c, err := huma.ReadCookie(ctx, account.CookieName); err == nil {
+		cookie = c.Value
+	}
+	token := account.TokenFrom(ctx.Header("Authorization"), cookie)
+	if token == "" {
+		next(ctx)
+		return
+	}
+	p, err := a.accounts.Authenticate(ctx.Context(), token)
+	switch {
+	case err == nil:
+		next(huma.WithContext(ctx, auth.WithPrincipal(ctx.Context(), p)))
+	case errors.Is(err, fault.ErrUnauthorized):
+		next(ctx)
+	default:
+		a.log.ErrorContext(ctx.Context(), "load session", "error", err, "request_id", RequestID(ctx.Context()))
+		_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// rateLimitMiddleware applies the per-IP limits to the sign-up and sign-in operations.
+func (a *API) rateLimitMiddleware(ctx huma.Context, next func(huma.Context)) {
+	var l *limiter
+	switch ctx.Operation().OperationID {
+	case account.OpSignup, acceptInviteOp:
+		l = a.signupLimit
+	case account.OpLogin, account.OpAdminLogin:
+		l = a.loginLimit
+	default:
+		next(ctx)
+		return
+	}
+	ip := clientIP(ctx.RemoteAddr(), ctx.Header("X-Forwarded-For"), a.trustedProxies)
+	ok, wait := l.allow(ctx.Operation().OperationID + "|" + ip)
+	if !ok {
+		ctx.SetHeader("Retry-After", retryAfterSeconds(wait))
+		_ = huma.WriteErr(a.huma, ctx, http.StatusTooManyRequests, "too many attempts from your address: try again later")
+		return
+	}
+	next(ctx)
+}

@@ -1,0 +1,151 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/steller/platform/control-plane/edgesync"
+	"github.com/steller/platform/control-plane/fault"
+	wire "github.com/steller/platform/gateway-plugin/edgesync"
+)
+
+// row is one api_keys row.
+type row struct {
+	ID           string     `db:"id"`
+	PartnerID    string     `db:"partner_id"`
+	WorkspaceID  string     `db:"workspace_id"`
+	Environment  string     `db:"environment"`
+	Name         string     `db:"name"`
+	Display      string     `db:"display"`
+	Hash         []byte     `db:"hash"`
+	Roles        []string   `db:"roles"`
+	AllowedCIDRs []string   `db:"allowed_cidrs"`
+	Status       string     `db:"status"`
+	ExpiresAt    *time.Time `db:"expires_at"`
+	GraceUntil   *time.Time `db:"grace_until"`
+	RolledTo     *string    `db:"rolled_to"`
+	CreatedBy    string     `db:"created_by"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
+	LastUsedAt   *time.Time `db:"last_used_at"`
+	RevokedAt    *time.Time `db:"revoked_at"`
+}
+
+// wire returns the key as published to edges.
+func (r row) wire() (wire.Key, error) {
+	return edgesync.KeyRow{
+		ID: r.ID, Hash: r.Hash, PartnerID: r.PartnerID, WorkspaceID: r.WorkspaceID,
+		Environment: r.Environment, Roles: r.Roles, AllowedCIDRs: r.AllowedCIDRs, Status: r.Status,
+		ExpiresAt: r.ExpiresAt, GraceUntil: r.GraceUntil,
+	}.Wire()
+}
+
+const columns = `id, partner_id, workspace_id, environment, name, display, hash, roles, allowed_cidrs,
+status, expires_at, grace_until, rolled_to, created_by, created_at, updated_at, last_used_at, revoked_at`
+
+const (
+	insertSQL = `INSERT INTO api_keys (id, partner_id, workspace_id, environment, name, display, hash,
+    roles, allowed_cidrs, expires_at, created_by, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+RETURNING ` + columns
+
+	// getSQL scopes every read to the caller's partner and workspace: another tenant's key
+	// id finds nothing.
+	getSQL = `SELECT ` + columns + ` FROM api_keys WHERE id = $1 AND partner_id = $2 AND workspace_id = $3`
+
+	getForUpdateSQL = getSQL + ` FOR UPDATE`
+
+	// listSQL pages newest first by (created_at, id); $3/$4 are the last row of the previous
+	// page (NULL for the first page).
+	listSQL = `SELECT ` + columns + ` FROM api_keys
+WHERE partner_id = $1 AND workspace_id = $2
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+ORDER BY created_at DESC, id DESC LIMIT $5`
+
+	updateSQL = `UPDATE api_keys SET name = $2, roles = $3, allowed_cidrs = $4, updated_at = $5
+WHERE id = $1 RETURNING ` + columns
+
+	rollOldSQL = `UPDATE api_keys SET grace_until = $2, rolled_to = $3, updated_at = $4
+WHERE id = $1 RETURNING ` + columns
+
+	revokeSQL = `UPDATE api_keys SET status = 'revoked', revoked_at = $2, updated_at = $2
+WHERE id = $1 RETURNING ` + columns
+
+	partnerSQL = `SELECT status, live_approved_at FROM partners WHERE id = $1`
+
+	// workspaceSQL finds the partner's workspace by id, or its first one when $2 is empty.
+	workspaceSQL = `SELECT id FROM workspaces WHERE partner_id = $1 AND ($2 = '' OR id = $2)
+ORDER BY created_at, id LIMIT 1`
+)
+
+// queryer is a pool or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func queryKey(ctx context.Context, q queryer, sql string, args ...any) (row, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return row{}, interpretError(err)
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[row])
+	return r, interpretError(err)
+}
+
+func queryKeys(ctx context.Context, q queryer, sql string, args ...any) ([]row, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByName[row])
+	return rs, interpretError(err)
+}
+
+// partnerState is what key creation needs to know about the owning partner.
+type partnerState struct {
+	Status         string
+	LiveApprovedAt *time.Time
+}
+
+func getPartner(ctx context.Context, q queryer, partnerID string) (partnerState, error) {
+	var p partnerState
+	err := q.QueryRow(ctx, partnerSQL, partnerID).Scan(&p.Status, &p.LiveApprovedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fault.New(fault.ErrNotFound, "partner not found")
+	}
+	return p, interpretError(err)
+}
+
+func findWorkspace(ctx context.Context, q queryer, partnerID, workspaceID string) (string, error) {
+	var id string
+	err := q.QueryRow(ctx, workspaceSQL, partnerID, workspaceID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fault.New(fault.ErrNotFound, "workspace not found for this partner")
+	}
+	return id, interpretError(err)
+}
+
+// interpretError translates pgx errors into fault kinds, in one place.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fault.New(fault.ErrNotFound, "API key not found")
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return fault.New(fault.ErrConflict, "an API key with this secret already exists")
+		case "23503":
+			return fault.New(fault.ErrNotFound, "the partner or workspace does not exist")
+		}
+	}
+	return err
+}

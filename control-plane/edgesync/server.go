@@ -1,0 +1,319 @@
+package edgesync
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	wire "github.com/steller/platform/gateway-plugin/edgesync"
+)
+
+// MountPath is the prefix under which Handler serves; mount it on the control plane's mux
+// outside the session-authenticated API (edges authenticate with an edge token).
+const MountPath = "/internal/edge/v1/"
+
+// Defaults for Config's optional fields.
+const (
+	DefaultMaxWait    = 30 * time.Second
+	DefaultPageSize   = 1000
+	DefaultRetention  = 7 * 24 * time.Hour
+	DefaultPruneEvery = time.Hour
+	DefaultPollEvery  = time.Second
+)
+
+// Config holds the Server's dependencies and settings.
+type Config struct {
+	// Pool is the control plane's database (required).
+	Pool *pgxpool.Pool
+	// Tokens are the accepted edge tokens (at least one, none empty); several allow rotation.
+	Tokens []string
+	// Logger receives listener and request failures (required).
+	Logger *slog.Logger
+	// Clock stamps snapshots and prune cutoffs; time.Now when nil.
+	Clock func() time.Time
+	// MaxWait caps the long-poll wait an edge may ask for; DefaultMaxWait when zero.
+	MaxWait time.Duration
+	// PageSize bounds the changes in one answer (the edge asks again); DefaultPageSize when zero.
+	PageSize int
+	// Retention is how long changes are kept; older edges resync. DefaultRetention when zero.
+	Retention time.Duration
+	// PruneEvery is how often Run prunes; DefaultPruneEvery when zero.
+	PruneEvery time.Duration
+	// PollEvery is how often waiting long-polls re-read the feed while the LISTEN
+	// connection is down; DefaultPollEvery when zero.
+	PollEvery time.Duration
+}
+
+// Server serves the edge sync protocol: the snapshot and the long-poll change feed. Waiting
+// long-polls hold no database connection: one LISTEN connection (Run) wakes them all.
+type Server struct {
+	cfg       Config
+	store     store
+	log       *slog.Logger
+	clock     func() time.Time
+	tokens    [][sha256.Size]byte
+	bc        *broadcast
+	listening atomic.Bool
+	mux       *http.ServeMux
+	drain     chan struct{}
+	drainOnce sync.Once
+}
+
+// New validates cfg and builds a Server; every problem is reported together.
+func New(cfg Config) (*Server, error) {
+	var errs []error
+	if cfg.Pool == nil {
+		errs = append(errs, errors.New("edgesync: Config.Pool is required"))
+	}
+	if cfg.Logger == nil {
+		errs = append(errs, errors.New("edgesync: Config.Logger is required"))
+	}
+	if len(cfg.Tokens) == 0 {
+		errs = append(errs, errors.New("edgesync: Config.Tokens needs at least one edge token"))
+	}
+	tokens := make([][sha256.Size]byte, 0, len(cfg.Tokens))
+	for i, t := range cfg.Tokens {
+		if strings.TrimSpace(t) == "" {
+			errs = append(errs, fmt.Errorf("edgesync: Config.Tokens[%d] is empty", i))
+		}
+		tokens = append(tokens, sha256.Sum256([]byte(t)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	cfg.MaxWait = cmpOr(cfg.MaxWait, DefaultMaxWait)
+	cfg.Retention = cmpOr(cfg.Retention, DefaultRetention)
+	cfg.PruneEvery = cmpOr(cfg.PruneEvery, DefaultPruneEvery)
+	cfg.PollEvery = cmpOr(cfg.PollEvery, DefaultPollEvery)
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	s := &Server{cfg: cfg, store: store{pool: cfg.Pool}, log: cfg.Logger, clock: cfg.Clock, tokens: tokens, bc: newBroadcast(), drain: make(chan struct{})}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET "+wire.SnapshotPath, s.snapshot)
+	s.mux.HandleFunc("GET "+wire.ChangesPath, s.changes)
+	return s, nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Handler returns the HTTP handler of both endpoints (full paths under MountPath).
+func (s *Server) Handler() http.Handler { return s }
+
+// ServeHTTP authenticates the edge token and serves the snapshot or the change feed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r.Header.Get("Authorization")) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="edge"`)
+		writeProblem(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <edge token>")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized compares the presented token with every configured one in constant time (over
+// fixed-length hashes, so neither the length nor which token matched leaks).
+func (s *Server) authorized(header string) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	match := 0
+	for _, want := range s.tokens {
+		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return match == 1
+}
+
+// Drain answers every waiting long-poll at once (with no changes) and makes later ones
+// answer without waiting, so an HTTP server's graceful shutdown is not held up for the
+// long-poll wait: register it with http.Server.RegisterOnShutdown.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.drain) }) }
+
+// Listening reports whether the LISTEN connection is up (for readiness).
+func (s *Server) Listening() bool { return s.listening.Load() }
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.store.snapshot(r.Context(), s.clock())
+	if err != nil {
+		s.log.Error("edge sync: snapshot failed", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "internal", "snapshot failed")
+		return
+	}
+	writeJSON(w, snap)
+}
+
+func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	since, err := strconv.ParseUint(q.Get("since"), 10, 64)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "bad_request", "since must be a version (an unsigned integer)")
+		return
+	}
+	wait := time.Duration(0)
+	if raw := q.Get("wait"); raw != "" {
+		wait, err = time.ParseDuration(raw)
+		if err != nil || wait < 0 {
+			writeProblem(w, http.StatusBadRequest, "bad_request", "wait must be a non-negative Go duration such as 25s")
+			return
+		}
+	}
+	wait = min(wait, s.cfg.MaxWait)
+
+	oldest, latest, err := s.store.bounds(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// An edge at V needs V+1 onward: V below oldest-1 means pruned changes are missing; V
+	// above latest means the feed was restored to an older state.
+	if since > latest || (oldest > 0 && since+1 < oldest) {
+		writeProblem(w, http.StatusGone, wire.ResyncCode,
+			fmt.Sprintf("version %d is outside the change feed (%d..%d held); fetch a snapshot", since, oldest, latest))
+		return
+	}
+
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		woken := s.bc.wait() // before reading, so a commit after the read still wakes us
+		page, err := s.store.changesAfter(ctx, since, s.cfg.PageSize)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if len(page) > 0 {
+			writeJSON(w, wire.Changes{Version: page[len(page)-1].Version, Changes: page})
+			return
+		}
+		var poll <-chan time.Time
+		if !s.listening.Load() {
+			poll = time.After(s.cfg.PollEvery)
+		}
+		select {
+		case <-woken:
+		case <-poll:
+		case <-timer.C:
+			writeJSON(w, wire.Changes{Version: since, Changes: []wire.Change{}})
+			return
+		case <-s.drain:
+			writeJSON(w, wire.Changes{Version: since, Changes: []wire.Change{}})
+			return
+		case <-ctx.Done():
+			return // the edge went away
+		}
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	s.log.Error("edge sync: change feed failed", "err", err)
+	writeProblem(w, http.StatusInternalServerError, "internal", "change feed failed")
+}
+
+// Run keeps the process's one LISTEN connection on NotifyChannel open (reconnecting with
+// backoff; waiting long-polls fall back to polling every PollEvery meanwhile) and prunes the
+// feed every PruneEvery. It returns when ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	go s.pruneLoop(ctx)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := s.listen(ctx)
+		s.listening.Store(false)
+		if ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("edge sync: LISTEN connection lost; long-polls poll until it is back", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+	return ctx.Err()
+}
+
+func (s *Server) listen(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, s.cfg.Pool.Config().ConnConfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		return err
+	}
+	s.listening.Store(true)
+	s.bc.notify() // changes may have committed while no one listened
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.bc.notify()
+	}
+}
+
+func (s *Server) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PruneEvery)
+	defer t.Stop()
+	for {
+		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("edge sync: prune failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("edge sync: pruned old changes", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Prune deletes changes older than Retention (keeping the newest) and returns the count.
+func (s *Server) Prune(ctx context.Context) (int64, error) {
+	return Prune(ctx, s.cfg.Pool, s.clock().Add(-s.cfg.Retention))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeProblem writes an RFC 9457 problem with a stable code.
+func writeProblem(w http.ResponseWriter, status int, code, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail, "code": code,
+	})
+}

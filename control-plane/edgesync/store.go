@@ -1,0 +1,190 @@
+package edgesync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/steller/platform/gateway-plugin/apikey"
+	wire "github.com/steller/platform/gateway-plugin/edgesync"
+)
+
+const (
+	// boundsSQL reads the oldest and newest change still held (0, 0 when none).
+	boundsSQL = `SELECT coalesce(min(version), 0), coalesce(max(version), 0) FROM edge_changes`
+
+	changesSQL = `SELECT version, type, payload FROM edge_changes
+WHERE version > $1 ORDER BY version LIMIT $2`
+
+	snapshotKeysSQL = `SELECT id, hash, partner_id, workspace_id, environment, roles, allowed_cidrs,
+       status, expires_at, grace_until
+FROM api_keys ORDER BY id`
+
+	snapshotPartnersSQL = `SELECT id, status FROM partners ORDER BY id`
+
+	// pruneSQL deletes changes older than the cutoff but always keeps the newest one, so the
+	// feed's latest version survives pruning and edges at it are not sent to resync.
+	pruneSQL = `DELETE FROM edge_changes
+WHERE created_at < $1 AND version < (SELECT max(version) FROM edge_changes)`
+)
+
+// store reads the feed and the state it describes.
+type store struct {
+	pool *pgxpool.Pool
+}
+
+// bounds returns the oldest and newest version held in the feed.
+func (s store) bounds(ctx context.Context) (oldest, latest uint64, err error) {
+	var lo, hi int64
+	if err := s.pool.QueryRow(ctx, boundsSQL).Scan(&lo, &hi); err != nil {
+		return 0, 0, fmt.Errorf("edgesync: feed bounds: %w", err)
+	}
+	return uint64(lo), uint64(hi), nil
+}
+
+// changesAfter returns up to limit changes with version > since, in version order.
+func (s store) changesAfter(ctx context.Context, since uint64, limit int) ([]wire.Change, error) {
+	rows, err := s.pool.Query(ctx, changesSQL, int64(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("edgesync: read changes: %w", err)
+	}
+	out := make([]wire.Change, 0)
+	var (
+		version int64
+		typ     string
+		payload []byte
+	)
+	_, err = pgx.ForEachRow(rows, []any{&version, &typ, &payload}, func() error {
+		c, err := decodeChange(uint64(version), wire.ChangeType(typ), payload)
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edgesync: read changes: %w", err)
+	}
+	return out, nil
+}
+
+func decodeChange(version uint64, typ wire.ChangeType, payload []byte) (wire.Change, error) {
+	c := wire.Change{Version: version, Type: typ}
+	var err error
+	switch typ {
+	case wire.KeyUpsert:
+		c.Key = new(wire.Key)
+		err = json.Unmarshal(payload, c.Key)
+	case wire.KeyDelete:
+		c.Hash = new(apikey.Hash)
+		err = json.Unmarshal(payload, c.Hash)
+	case wire.PartnerUpsert:
+		c.Partner = new(wire.Partner)
+		err = json.Unmarshal(payload, c.Partner)
+	default:
+		err = fmt.Errorf("unknown type %q", typ)
+	}
+	if err != nil {
+		return wire.Change{}, fmt.Errorf("change %d: %w", version, err)
+	}
+	return c, nil
+}
+
+// snapshot reads every key and partner and the feed's latest version in one REPEATABLE
+// READ transaction, so the snapshot is exactly the state after that version.
+func (s store) snapshot(ctx context.Context, now time.Time) (wire.Snapshot, error) {
+	snap := wire.Snapshot{GeneratedAt: now.UTC(), Keys: []wire.Key{}, Partners: []wire.Partner{}}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var lo, hi int64
+		if err := tx.QueryRow(ctx, boundsSQL).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		snap.Version = uint64(hi)
+		rows, err := tx.Query(ctx, snapshotKeysSQL)
+		if err != nil {
+			return err
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowToStructByName[KeyRow])
+		if err != nil {
+			return err
+		}
+		for _, r := range keys {
+			k, err := r.Wire()
+			if err != nil {
+				return err
+			}
+			snap.Keys = append(snap.Keys, k)
+		}
+		rows, err = tx.Query(ctx, snapshotPartnersSQL)
+		if err != nil {
+			return err
+		}
+		var id, status string
+		_, err = pgx.ForEachRow(rows, []any{&id, &status}, func() error {
+			snap.Partners = append(snap.Partners, wire.Partner{ID: id, Status: wire.PartnerStatus(status)})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return wire.Snapshot{}, fmt.Errorf("edgesync: snapshot: %w", err)
+	}
+	return snap, nil
+}
+
+// KeyRow is the part of an api_keys row the edge needs; apikey's store selects these
+// columns and turns them into the published Key with Wire.
+type KeyRow struct {
+	ID           string     `db:"id"`
+	Hash         []byte     `db:"hash"`
+	PartnerID    string     `db:"partner_id"`
+	WorkspaceID  string     `db:"workspace_id"`
+	Environment  string     `db:"environment"`
+	Roles        []string   `db:"roles"`
+	AllowedCIDRs []string   `db:"allowed_cidrs"`
+	Status       string     `db:"status"`
+	ExpiresAt    *time.Time `db:"expires_at"`
+	GraceUntil   *time.Time `db:"grace_until"`
+}
+
+// Wire returns the row as the protocol's Key.
+func (r KeyRow) Wire() (wire.Key, error) {
+	k := wire.Key{
+		KeyID: r.ID, PartnerID: r.PartnerID, WorkspaceID: r.WorkspaceID,
+		Environment: apikey.Environment(r.Environment), Roles: r.Roles, AllowedCIDRs: r.AllowedCIDRs,
+		Status: wire.KeyStatus(r.Status), ExpiresAt: utc(r.ExpiresAt), GraceUntil: utc(r.GraceUntil),
+	}
+	if len(r.Hash) != len(k.Hash) {
+		return wire.Key{}, fmt.Errorf("edgesync: key %s: hash of %d bytes", r.ID, len(r.Hash))
+	}
+	copy(k.Hash[:], r.Hash)
+	if k.Roles == nil {
+		k.Roles = []string{}
+	}
+	if k.AllowedCIDRs == nil {
+		k.AllowedCIDRs = []string{}
+	}
+	return k, nil
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Prune deletes changes created before cutoff (always keeping the newest) and returns how
+// many it deleted. Edges whose version is older than what remains get 410 and resync.
+func Prune(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time) (int64, error) {
+	tag, err := pool.Exec(ctx, pruneSQL, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("edgesync: prune: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
