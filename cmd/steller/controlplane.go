@@ -2,18 +2,24 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/control-plane/api"
+	"github.com/steller/platform/control-plane/apikey"
+	"github.com/steller/platform/control-plane/edgesync"
+	"github.com/steller/platform/control-plane/partner"
+	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
+	"github.com/steller/platform/policies"
 )
 
 var controlPlaneSpec = config.Spec{
@@ -21,66 +27,149 @@ var controlPlaneSpec = config.Spec{
 		config.LogLevel, config.LogFormat, config.PostgresURL,
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
+		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
 	},
-	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers},
+	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers, config.EdgeTokens},
 }
 
 func controlPlaneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "control-plane",
-		Usage: "run the control plane: partner API, portal, docs and edge sync",
+		Usage: "run the control plane: partner API, docs, edge sync and policy bundles",
 		Flags: controlPlaneSpec.Flags(),
-		Action: controlPlaneSpec.Action(
-			func(ctx context.Context, c config.Config) error {
-				logger := c.Logger()
-				srv, closeDeps, err := newControlPlane(ctx, c, logger)
-				if err != nil {
-					return err
-				}
-				defer closeDeps()
-				return srv.Run(ctx)
-			}),
+		Action: controlPlaneSpec.Action(func(ctx context.Context, c config.Config) error {
+			cp, err := newControlPlane(ctx, c, c.Logger())
+			if err != nil {
+				return err
+			}
+			defer cp.Close()
+			return cp.Run(ctx)
+		}),
 	}
 }
 
-// newControlPlane connects the control plane's dependencies and binds its server. The
-// API itself arrives with the control-plane issue; today it serves an index and the
-// operational endpoints, with readiness checks on PostgreSQL, ClickHouse and Kafka.
-func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) (*server.Server, func(), error) {
+// controlPlane is the wired control plane: the API with every resource registered, the
+// edge sync server and the policy bundle server on one listener, plus their background
+// work (LISTEN connections, pruning).
+type controlPlane struct {
+	srv     *server.Server
+	pool    *pgxpool.Pool
+	closers []func()
+	workers []func(context.Context) error
+	api     *api.API
+}
+
+// URL is the control plane's base URL.
+func (cp *controlPlane) URL() string { return cp.srv.URL() }
+
+// Close releases the connections.
+func (cp *controlPlane) Close() {
+	for i := len(cp.closers) - 1; i >= 0; i-- {
+		cp.closers[i]()
+	}
+}
+
+// Run serves until ctx ends.
+func (cp *controlPlane) Run(ctx context.Context) error {
+	group, ctx := errgroup.WithContext(ctx)
+	group.Go(func() error { return cp.srv.Run(ctx) })
+	for _, w := range cp.workers {
+		group.Go(func() error {
+			if err := w(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		})
+	}
+	return group.Wait()
+}
+
+// newControlPlane connects the control plane's stores and wires its parts by hand.
+func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) (*controlPlane, error) {
+	cp := &controlPlane{}
+	fail := func(err error) (*controlPlane, error) { cp.Close(); return nil, err }
+
 	pool, err := pgxpool.New(ctx, c.PostgresURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("control plane: postgres: %w", err)
+		return nil, fmt.Errorf("control plane: postgres: %w", err)
 	}
+	cp.pool = pool
+	cp.closers = append(cp.closers, pool.Close)
 	ch, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword})
 	if err != nil {
-		pool.Close()
-		return nil, nil, err
+		return fail(err)
 	}
-	closeDeps := func() { pool.Close(); ch.Close() }
-	index := http.NewServeMux()
-	index.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"service":   "steller-control-plane",
-			"version":   version,
-			"endpoints": []string{"/healthz", "/readyz", "/metrics"},
-		})
+	cp.closers = append(cp.closers, func() { ch.Close() })
+
+	engine, err := policies.New(policies.Config{Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	proxies, err := parsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return fail(err)
+	}
+	a, err := api.New(api.Config{
+		Pool: pool, Logger: logger, Engine: engine, KeyIssuer: keys, Version: version,
+		CookieSecure: c.CookieSecure, TrustedProxies: proxies,
 	})
-	srv, err := server.New(server.Config{
+	if err != nil {
+		return fail(err)
+	}
+	cp.api = a
+	apikey.Register(a.Huma(), apikey.Deps{Keys: keys, RBAC: a.Checker()})
+	partners, err := partner.New(partner.Config{Pool: pool, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	partner.Register(a.Huma(), partner.Deps{Partners: partners, RBAC: a.Checker()})
+
+	bundles, err := policy.NewBundleServer(policy.BundleServerConfig{
+		Pool: pool, Logger: logger, EdgeToken: c.EdgeTokens[0], MoreEdgeTokens: c.EdgeTokens[1:],
+	})
+	if err != nil {
+		return fail(err)
+	}
+	policySvc, err := policy.NewService(policy.Config{Pool: pool, Logger: logger, OnActivate: bundles.Refresh})
+	if err != nil {
+		return fail(err)
+	}
+	policy.Register(a.Huma(), policy.Deps{Service: policySvc, Checker: a.Checker()})
+	sync, err := edgesync.New(edgesync.Config{Pool: pool, Tokens: c.EdgeTokens, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	// Edge endpoints sit beside the API, outside its session middleware: edges present the
+	// edge token instead.
+	a.Mux().Handle(edgesync.MountPath, sync.Handler())
+	a.Mux().Handle(policy.BundlePath, bundles)
+	cp.workers = append(cp.workers, sync.Run, bundles.Run)
+
+	cp.srv, err = server.New(server.Config{
 		Name:            "control-plane",
 		Addr:            c.ControlPlaneAddr,
-		Handler:         index,
+		Handler:         a.Handler(),
 		Logger:          logger,
 		ShutdownTimeout: c.ShutdownTimeout,
+		OnShutdown:      sync.Drain, // end open long-polls at once instead of waiting them out
 		Checks: []server.Check{
 			{Name: "postgres", Probe: pool.Ping},
 			{Name: "clickhouse", Probe: ch.Ping},
 			{Name: "kafka", Probe: func(ctx context.Context) error { return topic.Ping(ctx, c.KafkaBrokers) }},
+			{Name: "edge-sync-listener", Probe: func(context.Context) error {
+				if !sync.Listening() {
+					return errors.New("edge sync LISTEN connection is down (edges fall back to polling)")
+				}
+				return nil
+			}},
 		},
 	})
 	if err != nil {
-		closeDeps()
-		return nil, nil, err
+		return fail(err)
 	}
-	return srv, closeDeps, nil
+	return cp, nil
 }

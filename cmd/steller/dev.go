@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/urfave/cli/v3"
@@ -19,8 +17,7 @@ import (
 
 	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/analytics/topic"
-	"github.com/steller/platform/gateway-plugin/apikey"
-	"github.com/steller/platform/gateway-plugin/edgesync"
+	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/devupstream"
 	"github.com/steller/platform/internal/localstack"
@@ -93,76 +90,58 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	cp, closeCP, err := newControlPlane(ctx, c, logger)
+	secrets, err := loadDevSecrets(filepath.Join(stack.Dir, "dev-secrets.json"))
 	if err != nil {
 		return err
 	}
-	defer closeCP()
+	c.EdgeTokens = []string{secrets.EdgeToken}
+	cp, err := newControlPlane(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer cp.Close()
+	if err := secrets.ensureAccounts(ctx, cp); err != nil {
+		return err
+	}
 
-	gw, devKey, err := newDevGateway(ctx, c, logger, stack.Dir)
+	gw, err := newDevGateway(ctx, c, logger, stack.Dir, cp.URL(), secrets.EdgeToken)
 	if err != nil {
 		return err
 	}
-	printBanner(c, cp.URL(), gw, devKey, stack, ports)
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return cp.Run(ctx) })
 	group.Go(func() error { return gw.Run(ctx) })
+	group.Go(func() error {
+		// The banner's curl must work when it appears: wait for the gateway's first keys.
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := gw.WaitReady(waitCtx); err != nil && ctx.Err() == nil {
+			logger.Warn("gateway has no keys yet; the banner's curl may be refused until it has", "err", err)
+		}
+		printBanner(c, cp.URL(), gw, secrets, stack, ports)
+		return nil
+	})
 	return group.Wait()
 }
 
-// newDevGateway runs the built-in gateway on a keys file in the data dir holding one
-// sandbox key (made on the first run, kept after), in front of the echo upstream that
-// stands in for the sandbox vendor.
-func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir string) (*edgeGateway, string, error) {
-	keysFile := filepath.Join(dataDir, "edge-keys.json")
-	secret, err := ensureDevKey(keysFile)
-	if err != nil {
-		return nil, "", err
-	}
+// newDevGateway runs the built-in gateway against the local control plane (keys by edge
+// sync, policies as bundles), in front of the echo upstream that stands in for the sandbox
+// vendor.
+func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken string) (*edgeGateway, error) {
 	upstream, err := server.New(server.Config{Name: "dev-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(), Logger: logger})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	c.SandboxUpstreamURL, c.LiveUpstreamURL, c.EdgeKeysFile = upstream.URL(), upstream.URL(), keysFile
+	c.SandboxUpstreamURL, c.LiveUpstreamURL = upstream.URL(), upstream.URL()
+	c.ControlPlaneURL, c.EdgeToken = controlPlane, edgeToken
+	c.PolicyBundleURL = controlPlane + policy.BundlePath
+	c.EdgeSnapshotPath = filepath.Join(dataDir, "edge-snapshot.json")
 	gw, err := newEdgeGateway(ctx, c, logger, requestlog.Nop{})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	gw.workers = append(gw.workers, upstream.Run)
-	return gw, secret, nil
-}
-
-// ensureDevKey returns the sandbox key of the keys file, writing a new file with a fresh
-// key when there is none.
-func ensureDevKey(path string) (string, error) {
-	if raw, err := os.ReadFile(path); err == nil {
-		var f edgesync.File
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return "", fmt.Errorf("%s: %w", path, err)
-		}
-		for _, k := range f.Keys {
-			if strings.HasPrefix(k.Secret, "sk_test_") {
-				return k.Secret, nil
-			}
-		}
-		return "", fmt.Errorf("%s has no sk_test_ key: delete it to make a new one", path)
-	}
-	secret, key, err := apikey.Generate(apikey.Test, rand.Reader)
-	if err != nil {
-		return "", err
-	}
-	f := edgesync.File{
-		Partners: []edgesync.Partner{{ID: "ptr_dev", Status: edgesync.PartnerActive}},
-		Keys: []edgesync.FileKey{{Secret: secret, Key: edgesync.Key{
-			KeyID: "key_dev_" + strings.TrimPrefix(key.Display, "sk_test_"), PartnerID: "ptr_dev", WorkspaceID: "ws_dev",
-			Roles: []string{"balance:read", "catalog:read", "orders:read", "orders:write"},
-		}}},
-	}
-	raw, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	return secret, os.WriteFile(path, raw, 0o600)
+	return gw, nil
 }
 
 // runInstallScript runs the project's install script for the local servers; steller dev
@@ -177,20 +156,26 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, gw *edgeGateway, devKey string, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, controlPlane string, gw *edgeGateway, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
   Control plane   %[1]s   (health %[1]s/healthz, readiness /readyz, metrics /metrics)
+  API docs        %[1]s/docs   (OpenAPI %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
   Sandbox key     %[9]s
+  Demo partner    %[10]s / %[11]s
+  Platform admin  %[12]s / %[13]s
   PostgreSQL      %[2]s
   ClickHouse      %[3]s (native)   http://127.0.0.1:%[4]s
   Kafka           %[5]s
   Data and logs   %[6]s
 
-Try the edge with the sandbox key (an echo upstream shows what the upstream receives):
+Try the edge with the sandbox key (an echo upstream shows what the upstream receives),
+and sign in to the API as the demo partner:
   curl -s -H 'Authorization: Bearer %[9]s' %[7]s/v1/catalog
+  curl -s -X POST %[1]s/v1/auth/login -H 'Content-Type: application/json' \
+       -d '{"email":"%[10]s","password":"%[11]s"}'
 `, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
-		gw.URL(), gw.OpsURL(), devKey)
+		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword)
 }

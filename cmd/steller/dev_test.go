@@ -33,6 +33,7 @@ func buildSteller(t *testing.T) string {
 var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
 var gatewayLine = regexp.MustCompile(`Gateway\s+(http://\S+)\s+\(health (http://\S+)/healthz`)
 var keyLine = regexp.MustCompile(`Sandbox key\s+(sk_test_\S+)`)
+var demoLine = regexp.MustCompile(`Demo partner\s+(\S+) / (\S+)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
 
 type devRun struct {
@@ -41,6 +42,8 @@ type devRun struct {
 	gateway      string
 	gatewayOps   string
 	key          string
+	demoEmail    string
+	demoPassword string
 	postgres     string
 	output       *strings.Builder
 }
@@ -76,6 +79,9 @@ func startDev(t *testing.T, bin, dataDir string) *devRun {
 			}
 			if m := keyLine.FindStringSubmatch(line); m != nil {
 				run.key = m[1]
+			}
+			if m := demoLine.FindStringSubmatch(line); m != nil {
+				run.demoEmail, run.demoPassword = m[1], m[2]
 			}
 			if strings.Contains(line, "curl") && run.controlPlane != "" {
 				close(found)
@@ -142,8 +148,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
-	resp, err = http.Get(first.controlPlane + "/readyz")
-	require.NoError(t, err)
+	// Ready once every dependency answers: the edge sync listener connects just after start.
 	var ready struct {
 		Status string
 		Checks []struct {
@@ -151,10 +156,15 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 			OK   bool
 		}
 	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
-	resp.Body.Close()
-	assert.Equal(t, "ready", ready.Status, "checks: %+v", ready.Checks)
-	assert.Len(t, ready.Checks, 3)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(first.controlPlane + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&ready) == nil && resp.StatusCode == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond, "control plane not ready: %+v", &ready)
+	assert.Len(t, ready.Checks, 4)
 
 	// The banner's curl: the sandbox key through the gateway reaches the upstream with the
 	// edge's identity headers and without the key.
@@ -170,14 +180,38 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&echoed))
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "ptr_dev", echoed.IdentityHeaders["X-Steller-Partner-Id"])
+	assert.True(t, strings.HasPrefix(echoed.IdentityHeaders["X-Steller-Partner-Id"], "ptr_"), "partner id %q", echoed.IdentityHeaders["X-Steller-Partner-Id"])
 	assert.Equal(t, "test", echoed.IdentityHeaders["X-Steller-Environment"])
 	assert.False(t, echoed.KeyHeaderReached, "the key reached the upstream")
 	resp, err = http.Get(first.gateway + "/v1/catalog")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a request without a key passed the gateway")
-	resp, err = http.Get(first.gatewayOps + "/readyz")
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(first.gatewayOps + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 15*time.Second, 100*time.Millisecond, "gateway not ready")
+
+	// The demo partner signs in to the control plane and sees its workspace.
+	login, err := http.Post(first.controlPlane+"/v1/auth/login", "application/json",
+		strings.NewReader(`{"email":"`+first.demoEmail+`","password":"`+first.demoPassword+`"}`))
+	require.NoError(t, err)
+	var session struct {
+		Session struct {
+			Token string `json:"token"`
+		} `json:"session"`
+	}
+	require.NoError(t, json.NewDecoder(login.Body).Decode(&session))
+	login.Body.Close()
+	require.Equal(t, http.StatusOK, login.StatusCode)
+	me, err := http.NewRequest(http.MethodGet, first.controlPlane+"/v1/me", nil)
+	require.NoError(t, err)
+	me.Header.Set("Authorization", "Bearer "+session.Session.Token)
+	resp, err = http.DefaultClient.Do(me)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -71,6 +74,19 @@ type edgeGateway struct {
 	ops      *server.Server
 	cfg      config.Config
 	workers  []func(context.Context) error
+	ready    func() bool
+}
+
+// WaitReady waits until the gateway has a key table, or ctx ends.
+func (g *edgeGateway) WaitReady(ctx context.Context) error {
+	for !g.ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // URL is the partner-facing base URL.
@@ -161,6 +177,7 @@ func newEdgeGateway(ctx context.Context, c config.Config, logger *slog.Logger, e
 		return nil, fmt.Errorf("gateway: listen on %s: %w", c.GatewayAddr, err)
 	}
 	g.workers = append(g.workers, g.serve(gw))
+	g.ready = keysReady
 	return g, nil
 }
 
@@ -198,4 +215,25 @@ func (g *edgeGateway) Run(ctx context.Context) error {
 		})
 	}
 	return group.Wait()
+}
+
+// parsePrefixes turns validated addresses and CIDRs into prefixes.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, e := range list {
+		if strings.Contains(e, "/") {
+			p, err := netip.ParsePrefix(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -51,6 +51,7 @@ func rootCommand() *cli.Command {
 			gatewayCommand(),
 			migrateCommand(),
 			stackCommand(),
+			createAdminCommand(),
 			probeCommand(),
 		},
 	}

@@ -38,6 +38,8 @@ type BundleServerConfig struct {
 	Logger *slog.Logger
 	// EdgeToken is the bearer token edges present. Required.
 	EdgeToken string
+	// MoreEdgeTokens are also accepted, so the token can be rotated without downtime.
+	MoreEdgeTokens []string
 	// RefreshInterval is how often Run re-reads the active version besides NOTIFY;
 	// DefaultRefreshInterval when zero.
 	RefreshInterval time.Duration
@@ -58,11 +60,11 @@ type served struct {
 // cached in memory and refreshed by Refresh (the Service's OnActivate hook), by Run on
 // every NOTIFY on NotifyChannel (other replicas' activations) and every RefreshInterval.
 type BundleServer struct {
-	store     *store
-	log       *slog.Logger
-	tokenHash [sha256.Size]byte
-	interval  time.Duration
-	def       *served
+	store       *store
+	log         *slog.Logger
+	tokenHashes [][sha256.Size]byte
+	interval    time.Duration
+	def         *served
 
 	cur       atomic.Pointer[served]
 	refreshMu sync.Mutex
@@ -92,10 +94,10 @@ func NewBundleServer(cfg BundleServerConfig) (*BundleServer, error) {
 	}
 	rev := policies.DefaultRevision()
 	b := &BundleServer{
-		store:     &store{pool: cfg.Pool},
-		log:       cfg.Logger,
-		tokenHash: sha256.Sum256([]byte(cfg.EdgeToken)),
-		interval:  cfg.RefreshInterval,
+		store:       &store{pool: cfg.Pool},
+		log:         cfg.Logger,
+		tokenHashes: tokenHashes(cfg.EdgeToken, cfg.MoreEdgeTokens),
+		interval:    cfg.RefreshInterval,
 		// The default's ETag is its revision, a digest of its sources: the same on every
 		// replica and build with the same policy.
 		def: &served{revision: rev, etag: quote(rev), body: buf.Bytes()},
@@ -242,7 +244,24 @@ func (b *BundleServer) authorized(r *http.Request) bool {
 		return false
 	}
 	got := sha256.Sum256([]byte(token))
-	return subtle.ConstantTimeCompare(got[:], b.tokenHash[:]) == 1
+	ok = false
+	for _, h := range b.tokenHashes {
+		// Every token is compared, so the time does not tell which one matched.
+		if subtle.ConstantTimeCompare(got[:], h[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+func tokenHashes(first string, more []string) [][sha256.Size]byte {
+	out := [][sha256.Size]byte{sha256.Sum256([]byte(first))}
+	for _, t := range more {
+		if t != "" {
+			out = append(out, sha256.Sum256([]byte(t)))
+		}
+	}
+	return out
 }
 
 // etagMatches applies If-None-Match's weak comparison: any listed tag (W/ ignored) or *

@@ -18,7 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/control-plane/auth"
+	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/internal/testenv"
 	"github.com/steller/platform/policies"
 )
 
@@ -271,4 +273,22 @@ func TestRoutesOnTheStandardMux(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestBundleServerAcceptsEveryConfiguredTokenForRotation(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Postgres(t)
+	_, err := migration.Up(context.Background(), pool, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	bundles, err := policy.NewBundleServer(policy.BundleServerConfig{
+		Pool: pool, Logger: slog.New(slog.DiscardHandler), EdgeToken: "old-token", MoreEdgeTokens: []string{"new-token"},
+	})
+	require.NoError(t, err)
+	for token, want := range map[string]int{"old-token": http.StatusOK, "new-token": http.StatusOK, "other": http.StatusUnauthorized} {
+		req := httptest.NewRequest(http.MethodGet, policy.BundlePath, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		bundles.ServeHTTP(w, req)
+		assert.Equal(t, want, w.Code, token)
+	}
 }

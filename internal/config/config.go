@@ -73,6 +73,10 @@ type Config struct {
 	PolicyBundleURL string
 	// TrustedProxies are the proxies whose X-Forwarded-For the gateway believes.
 	TrustedProxies []string
+	// EdgeTokens are the tokens the control plane accepts from edges (several for rotation).
+	EdgeTokens []string
+	// CookieSecure marks the portal's session cookie Secure (behind HTTPS).
+	CookieSecure bool
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -118,6 +122,8 @@ const (
 	EdgeSnapshotPath   = "edge-snapshot-path"
 	PolicyBundleURL    = "policy-bundle-url"
 	TrustedProxies     = "trusted-proxies"
+	EdgeTokens         = "edge-tokens"
+	CookieSecure       = "cookie-secure"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -225,6 +231,29 @@ func Settings() []Setting {
 				list, err := prefixList(v)
 				c.TrustedProxies = list
 				return err
+			}},
+		{Flag: EdgeTokens, Env: []string{"STELLER_EDGE_TOKENS"},
+			Usage: "comma-separated tokens the control plane accepts from edges (edge sync, policy bundles); list two while rotating",
+			parse: func(c *Config, v string) error {
+				for _, t := range strings.Split(v, ",") {
+					if t = strings.TrimSpace(t); t != "" {
+						if len(t) < 16 {
+							return errors.New("each token must be at least 16 characters")
+						}
+						c.EdgeTokens = append(c.EdgeTokens, t)
+					}
+				}
+				return nil
+			}},
+		{Flag: CookieSecure, Env: []string{"STELLER_COOKIE_SECURE"}, Default: "false",
+			Usage: "mark the session cookie Secure: true whenever the control plane is served over HTTPS",
+			parse: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				c.CookieSecure = b
+				if err != nil {
+					return errors.New("must be true or false")
+				}
+				return nil
 			}},
 	}
 }

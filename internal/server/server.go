@@ -46,6 +46,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// CheckTimeout bounds each readiness probe; zero means 2 s.
 	CheckTimeout time.Duration
+	// OnShutdown runs when shutdown begins, to end long-lived requests (long-polls) that
+	// would otherwise hold it up; nil means none.
+	OnShutdown func()
 }
 
 // Server is a listening HTTP service with operational endpoints.
@@ -93,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.OnShutdown != nil {
+		s.http.RegisterOnShutdown(cfg.OnShutdown)
 	}
 	return s, nil
 }
