@@ -15,7 +15,6 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
@@ -27,7 +26,8 @@ import (
 var devSpec = config.Spec{Settings: []string{
 	config.LogLevel, config.LogFormat, config.DataDir, config.KafkaBrokers,
 	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout, config.PortOffset,
-	config.GatewayAddr, config.GatewayOpsAddr,
+	config.GatewayAddr, config.GatewayOpsAddr, config.IngestAddr, config.IngestGroup, config.IngestBatchSize,
+	config.IngestFlush, config.RetentionDays, config.RequestLogTopic,
 }}
 
 func devCommand() *cli.Command {
@@ -108,9 +108,15 @@ func runDev(ctx context.Context, c config.Config) error {
 	if err != nil {
 		return err
 	}
+	in, err := newIngest(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return cp.Run(ctx) })
 	group.Go(func() error { return gw.Run(ctx) })
+	group.Go(func() error { return in.Run(ctx) })
 	group.Go(func() error {
 		// The banner's curl must work when it appears: wait for the gateway's first keys.
 		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -118,7 +124,7 @@ func runDev(ctx context.Context, c config.Config) error {
 		if err := gw.WaitReady(waitCtx); err != nil && ctx.Err() == nil {
 			logger.Warn("gateway has no keys yet; the banner's curl may be refused until it has", "err", err)
 		}
-		printBanner(c, cp.URL(), gw, secrets, stack, ports)
+		printBanner(c, cp.URL(), gw, in, secrets, stack, ports)
 		return nil
 	})
 	return group.Wait()
@@ -136,7 +142,8 @@ func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, da
 	c.ControlPlaneURL, c.EdgeToken = controlPlane, edgeToken
 	c.PolicyBundleURL = controlPlane + policy.BundlePath
 	c.EdgeSnapshotPath = filepath.Join(dataDir, "edge-snapshot.json")
-	gw, err := newEdgeGateway(ctx, c, logger, requestlog.Nop{})
+	c.SpoolDir, c.SpoolMaxBytes = filepath.Join(dataDir, "spool", "gateway"), 256<<20
+	gw, err := newEdgeGateway(ctx, c, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -156,13 +163,14 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, gw *edgeGateway, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, controlPlane string, gw *edgeGateway, in *ingestService, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
   Control plane   %[1]s   (health %[1]s/healthz, readiness /readyz, metrics /metrics)
   API docs        %[1]s/docs   (OpenAPI %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
+  Ingest          %[14]s/metrics   (request logs: Kafka to ClickHouse %[3]s, table %[15]s.request_logs)
   Sandbox key     %[9]s
   Demo partner    %[10]s / %[11]s
   Platform admin  %[12]s / %[13]s
@@ -177,5 +185,6 @@ and sign in to the API as the demo partner:
   curl -s -X POST %[1]s/v1/auth/login -H 'Content-Type: application/json' \
        -d '{"email":"%[10]s","password":"%[11]s"}'
 `, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
-		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword)
+		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword,
+		in.ops.URL(), c.ClickHouseDatabase)
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/steller/platform/analytics/warehouse"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,6 +36,7 @@ var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
 var gatewayLine = regexp.MustCompile(`Gateway\s+(http://\S+)\s+\(health (http://\S+)/healthz`)
 var keyLine = regexp.MustCompile(`Sandbox key\s+(sk_test_\S+)`)
 var demoLine = regexp.MustCompile(`Demo partner\s+(\S+) / (\S+)`)
+var clickhouseLine = regexp.MustCompile(`ClickHouse\s+(\S+) \(native\)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
 
 type devRun struct {
@@ -44,6 +47,7 @@ type devRun struct {
 	key          string
 	demoEmail    string
 	demoPassword string
+	clickhouse   string
 	postgres     string
 	output       *strings.Builder
 }
@@ -52,7 +56,8 @@ type devRun struct {
 func startDev(t *testing.T, bin, dataDir string) *devRun {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", "700",
-		"--control-plane-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0")
+		"--control-plane-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
+		"--ingest-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -79,6 +84,9 @@ func startDev(t *testing.T, bin, dataDir string) *devRun {
 			}
 			if m := keyLine.FindStringSubmatch(line); m != nil {
 				run.key = m[1]
+			}
+			if m := clickhouseLine.FindStringSubmatch(line); m != nil {
+				run.clickhouse = m[1]
 			}
 			if m := demoLine.FindStringSubmatch(line); m != nil {
 				run.demoEmail, run.demoPassword = m[1], m[2]
@@ -183,6 +191,17 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.True(t, strings.HasPrefix(echoed.IdentityHeaders["X-Steller-Partner-Id"], "ptr_"), "partner id %q", echoed.IdentityHeaders["X-Steller-Partner-Id"])
 	assert.Equal(t, "test", echoed.IdentityHeaders["X-Steller-Environment"])
 	assert.False(t, echoed.KeyHeaderReached, "the key reached the upstream")
+
+	// The request becomes a row in ClickHouse: gateway, embedded Kafka, ingest.
+	requestID := echoed.IdentityHeaders["X-Request-Id"]
+	ch, err := warehouse.Open(context.Background(), warehouse.Config{Addr: first.clickhouse, User: "default"})
+	require.NoError(t, err)
+	defer ch.Close()
+	require.Eventually(t, func() bool {
+		var n uint64
+		err := ch.QueryRow(context.Background(), "SELECT count() FROM steller.request_logs WHERE request_id = ?", requestID).Scan(&n)
+		return err == nil && n == 1
+	}, 30*time.Second, 200*time.Millisecond, "request %s never reached ClickHouse", requestID)
 	resp, err = http.Get(first.gateway + "/v1/catalog")
 	require.NoError(t, err)
 	resp.Body.Close()

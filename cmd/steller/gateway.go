@@ -16,7 +16,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/analytics/emitter"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/gateway-plugin/gateway"
@@ -31,8 +31,9 @@ var gatewaySpec = config.Spec{
 		config.SandboxUpstreamURL, config.LiveUpstreamURL,
 		config.EdgeKeysFile, config.ControlPlaneURL, config.EdgeToken, config.EdgeSnapshotPath,
 		config.PolicyBundleURL, config.TrustedProxies, config.ShutdownTimeout,
+		config.KafkaBrokers, config.SpoolDir, config.SpoolMaxBytes, config.RequestLogTopic,
 	},
-	Required: []string{config.SandboxUpstreamURL, config.LiveUpstreamURL},
+	Required: []string{config.SandboxUpstreamURL, config.LiveUpstreamURL, config.KafkaBrokers},
 	Check: func(c config.Config) error {
 		var errs []error
 		switch {
@@ -57,7 +58,7 @@ func gatewayCommand() *cli.Command {
 		Flags: gatewaySpec.Flags(),
 		Action: gatewaySpec.Action(func(ctx context.Context, c config.Config) error {
 			logger := c.Logger()
-			gw, err := newEdgeGateway(ctx, c, logger, requestlog.Nop{})
+			gw, err := newEdgeGateway(ctx, c, logger)
 			if err != nil {
 				return err
 			}
@@ -75,6 +76,7 @@ type edgeGateway struct {
 	cfg      config.Config
 	workers  []func(context.Context) error
 	ready    func() bool
+	emitter  *emitter.Emitter
 }
 
 // WaitReady waits until the gateway has a key table, or ctx ends.
@@ -96,9 +98,11 @@ func (g *edgeGateway) URL() string { return "http://" + g.listener.Addr().String
 func (g *edgeGateway) OpsURL() string { return g.ops.URL() }
 
 // newEdgeGateway wires the edge by hand: key source, policy engine (and bundle poller),
-// decision core, gateway, and binds both listeners so a busy port fails at start.
-func newEdgeGateway(ctx context.Context, c config.Config, logger *slog.Logger, emitter requestlog.Emitter) (*edgeGateway, error) {
+// request-log emitter, decision core, gateway, and binds both listeners so a busy port
+// fails at start.
+func newEdgeGateway(ctx context.Context, c config.Config, logger *slog.Logger) (*edgeGateway, error) {
 	g := &edgeGateway{cfg: c}
+	reg := server.NewRegistry()
 	var keys edge.KeyLookup
 	var keysReady func() bool
 	if c.ControlPlaneURL != "" {
@@ -136,12 +140,17 @@ func newEdgeGateway(ctx context.Context, c config.Config, logger *slog.Logger, e
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Config{Core: core, Emitter: emitter, Logger: logger, TrustedProxies: c.TrustedProxies})
+	g.emitter, err = emitter.New(emitter.Config{
+		Brokers: c.KafkaBrokers, Topic: c.RequestLogTopic, Logger: logger, Registerer: reg, SpoolDir: c.SpoolDir, SpoolMaxBytes: c.SpoolMaxBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(gateway.Config{Core: core, Emitter: g.emitter, Logger: logger, TrustedProxies: c.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
 
-	reg := server.NewRegistry()
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steller_gateway_requests_total", Help: "Partner requests answered by the gateway, by method and status code.",
 	}, []string{"method", "code"})
@@ -202,8 +211,16 @@ func (g *edgeGateway) serve(gw *gateway.Gateway) func(context.Context) error {
 }
 
 // Run serves partner traffic and operations, and keeps keys and policies current, until
-// ctx ends; then it drains requests in flight within the shutdown timeout.
+// ctx ends; then it drains requests in flight within the shutdown timeout and flushes the
+// request-log events (to Kafka, or to the spool when Kafka is away).
 func (g *edgeGateway) Run(ctx context.Context) error {
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := g.emitter.Close(flushCtx); err != nil {
+			g.ops.Logger().Error("request-log flush incomplete", "err", err)
+		}
+	}()
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return g.ops.Run(ctx) })
 	for _, w := range g.workers {

@@ -1,5 +1,5 @@
 // Command steller is the one binary of the Steller platform: each long-running service is
-// a subcommand (control-plane and gateway today; ingest and sandbox as they arrive), plus
+// a subcommand (control-plane, gateway, ingest; the sandbox vendor as it arrives), plus
 // `steller migrate`, the local server stack (`steller stack`) and `steller dev`, which runs
 // the whole platform on this machine.
 package main
@@ -34,6 +34,7 @@ func serviceSpecs() map[string]config.Spec {
 	return map[string]config.Spec{
 		"control-plane": controlPlaneSpec,
 		"gateway":       gatewaySpec,
+		"ingest":        ingestSpec,
 		"migrate":       migrateSpec,
 	}
 }
@@ -49,6 +50,7 @@ func rootCommand() *cli.Command {
 			devCommand(),
 			controlPlaneCommand(),
 			gatewayCommand(),
+			ingestCommand(),
 			migrateCommand(),
 			stackCommand(),
 			createAdminCommand(),

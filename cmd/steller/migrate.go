@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v3"
 
+	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/migration"
@@ -26,7 +27,7 @@ var migrateSpec = config.Spec{
 func migrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "migrate",
-		Usage: "apply PostgreSQL migrations, create the ClickHouse database and the Kafka topics",
+		Usage: "apply the PostgreSQL and ClickHouse migrations and create the Kafka topics",
 		Description: "Each store is migrated when its setting is given; PostgreSQL is required. " +
 			"Safe to run again: applied migrations and existing topics are left alone.",
 		Flags: migrateSpec.Flags(),
@@ -58,7 +59,10 @@ func migrate(ctx context.Context, c config.Config, logger *slog.Logger, replicat
 		if err := warehouse.EnsureDatabase(ctx, ch, c.ClickHouseDatabase); err != nil {
 			return err
 		}
-		logger.Info("clickhouse database ready", "database", c.ClickHouseDatabase)
+		if err := schema.Migrate(ctx, ch, c.ClickHouseDatabase); err != nil {
+			return err
+		}
+		logger.Info("clickhouse schema up to date", "database", c.ClickHouseDatabase)
 	}
 	if len(c.KafkaBrokers) > 0 {
 		if err := topic.Ensure(ctx, c.KafkaBrokers, topic.Defaults(replication)); err != nil {

@@ -77,6 +77,22 @@ type Config struct {
 	EdgeTokens []string
 	// CookieSecure marks the portal's session cookie Secure (behind HTTPS).
 	CookieSecure bool
+	// IngestAddr serves the ingest's /healthz, /readyz and /metrics.
+	IngestAddr string
+	// IngestGroup is the Kafka consumer group shared by every ingest process.
+	IngestGroup string
+	// IngestBatchSize is the most rows per ClickHouse insert.
+	IngestBatchSize int
+	// IngestFlushInterval is the longest an event waits for its batch.
+	IngestFlushInterval time.Duration
+	// RetentionDays is how many days of request logs ClickHouse keeps.
+	RetentionDays int
+	// SpoolDir is where the gateway's emitter spools events while Kafka is unreachable.
+	SpoolDir string
+	// SpoolMaxBytes bounds that spool.
+	SpoolMaxBytes int64
+	// RequestLogTopic is the Kafka topic of request-log events.
+	RequestLogTopic string
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -124,6 +140,14 @@ const (
 	TrustedProxies     = "trusted-proxies"
 	EdgeTokens         = "edge-tokens"
 	CookieSecure       = "cookie-secure"
+	IngestAddr         = "ingest-addr"
+	IngestGroup        = "ingest-group"
+	IngestBatchSize    = "ingest-batch-size"
+	IngestFlush        = "ingest-flush-interval"
+	RetentionDays      = "retention-days"
+	SpoolDir           = "spool-dir"
+	SpoolMaxBytes      = "spool-max-bytes"
+	RequestLogTopic    = "request-log-topic"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -255,6 +279,44 @@ func Settings() []Setting {
 				}
 				return nil
 			}},
+		{Flag: IngestAddr, Env: []string{"STELLER_INGEST_ADDR"}, Default: "127.0.0.1:8200",
+			Usage: "listen address of the ingest's /healthz, /readyz and /metrics",
+			parse: func(c *Config, v string) error { c.IngestAddr = v; return hostPort(v) }},
+		{Flag: IngestGroup, Env: []string{"STELLER_INGEST_GROUP"}, Default: "steller-ingest",
+			Usage: "Kafka consumer group of the ingest: every ingest process shares it and Kafka spreads the partitions",
+			parse: func(c *Config, v string) error { c.IngestGroup = v; return nonEmpty(v) }},
+		{Flag: IngestBatchSize, Env: []string{"STELLER_INGEST_BATCH_SIZE"}, Default: "50000",
+			Usage: "most request-log rows per ClickHouse insert",
+			parse: func(c *Config, v string) error { return positiveInt(v, 1_000_000, &c.IngestBatchSize) }},
+		{Flag: IngestFlush, Env: []string{"STELLER_INGEST_FLUSH_INTERVAL"}, Default: "1s",
+			Usage: "longest an event waits for its batch before it is inserted (bounds freshness)",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err == nil && d <= 0 {
+					err = errors.New("must be positive")
+				}
+				c.IngestFlushInterval = d
+				return err
+			}},
+		{Flag: RetentionDays, Env: []string{"STELLER_RETENTION_DAYS"}, Default: "90",
+			Usage: "days of request logs ClickHouse keeps; older monthly partitions are dropped hourly",
+			parse: func(c *Config, v string) error { return positiveInt(v, 36500, &c.RetentionDays) }},
+		{Flag: SpoolDir, Env: []string{"STELLER_SPOOL_DIR"}, Default: ".local/spool/gateway",
+			Usage: "directory where the gateway spools request-log events while Kafka is unreachable (one process per directory)",
+			parse: func(c *Config, v string) error { c.SpoolDir = v; return nonEmpty(v) }},
+		{Flag: SpoolMaxBytes, Env: []string{"STELLER_SPOOL_MAX_BYTES"}, Default: "1073741824",
+			Usage: "most bytes the spool may hold; beyond it new events are dropped and counted",
+			parse: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1<<20 {
+					return errors.New("must be a number of bytes, at least 1048576")
+				}
+				c.SpoolMaxBytes = n
+				return nil
+			}},
+		{Flag: RequestLogTopic, Env: []string{"STELLER_REQUEST_LOG_TOPIC"}, Default: "steller.request-logs.v1",
+			Usage: "Kafka topic of request-log events (the edge writes it, the ingest reads it; its dead letters go to <topic>.dlq)",
+			parse: func(c *Config, v string) error { c.RequestLogTopic = v; return nonEmpty(v) }},
 	}
 }
 
@@ -344,6 +406,16 @@ func postgresURL(v string) error {
 	if u.Host == "" {
 		return errors.New("must name a host")
 	}
+	return nil
+}
+
+// positiveInt parses a whole number from 1 to max into dst.
+func positiveInt(v string, max int, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return fmt.Errorf("must be a whole number from 1 to %d", max)
+	}
+	*dst = n
 	return nil
 }
 

@@ -106,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
+// Logger is the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
+
 // URL is the base http:// URL of the server.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 

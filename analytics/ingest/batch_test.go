@@ -1,0 +1,195 @@
+package ingest
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/analytics/requestlog"
+)
+
+func TestInsertSQLNamesEveryColumn(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "INSERT INTO `steller`.request_logs (ts, timestamp_ms, request_id, partner_id, workspace_id, key_id,"+
+		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
+		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)", insertSQL("steller"))
+	assert.True(t, strings.HasPrefix(insertSQL("a`b"), "INSERT INTO `a\\`b`.request_logs ("))
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	ms := now.UnixMilli()
+	valid := `"schema_version":1,"request_id":"req_1","timestamp_ms":` + itoa(ms) + `,"status":200`
+	cases := []struct {
+		name   string
+		value  string
+		reason string
+	}{
+		{"valid", `{` + valid + `}`, ""},
+		{"unknown fields are ignored", `{` + valid + `,"added_in_v1_1":"x"}`, ""},
+		{"not json", `{"request_id":`, ReasonInvalidJSON},
+		{"wrong type", `{"schema_version":"1"}`, ReasonInvalidJSON},
+		{"array", `[1,2]`, ReasonInvalidJSON},
+		{"no version", `{"request_id":"req_1","timestamp_ms":` + itoa(ms) + `}`, ReasonUnsupportedVersion},
+		{"future version", `{"schema_version":2,"request_id":"req_1","timestamp_ms":` + itoa(ms) + `}`, ReasonUnsupportedVersion},
+		{"no request id", `{"schema_version":1,"timestamp_ms":` + itoa(ms) + `,"status":200}`, ReasonMissingRequestID},
+		{"no timestamp", `{"schema_version":1,"request_id":"req_1","status":200}`, ReasonTimestampOutOfRange},
+		{"too old", `{"schema_version":1,"request_id":"req_1","status":200,"timestamp_ms":` + itoa(ms-25*3600*1000) + `}`, ReasonTimestampOutOfRange},
+		{"too far ahead", `{"schema_version":1,"request_id":"req_1","status":200,"timestamp_ms":` + itoa(ms+61*1000) + `}`, ReasonTimestampOutOfRange},
+		{"status zero", `{"schema_version":1,"request_id":"req_1","timestamp_ms":` + itoa(ms) + `}`, ReasonInvalidField},
+		{"negative latency", `{` + valid + `,"latency_total_us":-1}`, ReasonInvalidField},
+		{"negative bytes", `{` + valid + `,"response_bytes":-5}`, ReasonInvalidField},
+		{"null is no value", `{` + valid + `,"route":null,"latency_total_us":null}`, ""},
+		{"string number", `{` + valid + `,"status":"200"}`, ReasonInvalidJSON},
+		{"number string", `{` + valid + `,"route":5}`, ReasonInvalidJSON},
+		{"fraction", `{` + valid + `,"latency_total_us":1.5}`, ReasonInvalidJSON},
+		{"trailing garbage", `{` + valid + `} x`, ReasonInvalidJSON},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := validator{now: func() time.Time { return now }, maxAge: 24 * time.Hour, maxAhead: time.Minute}
+			e, why := v.decode([]byte(tc.value))
+			if tc.reason == "" {
+				require.Nil(t, why)
+				assert.Equal(t, "req_1", e.RequestID)
+				return
+			}
+			require.NotNil(t, why)
+			assert.Equal(t, tc.reason, why.reason)
+			assert.NotEmpty(t, why.detail)
+		})
+	}
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func TestBatchTracksRowsAndHighestOffsets(t *testing.T) {
+	t.Parallel()
+	b := newBatch()
+	e := requestlog.Event{SchemaVersion: 1, RequestID: "r", TimestampMs: 1_764_072_000_999, Status: 201, LatencyTotalUs: 7}
+	for _, m := range []kafka.Message{{Partition: 0, Offset: 5}, {Partition: 1, Offset: 9}, {Partition: 0, Offset: 6}} {
+		b.track(m)
+		b.add(&e)
+	}
+	b.track(kafka.Message{Partition: 2, Offset: 1})
+	b.dead = append(b.dead, deadLetter{msg: kafka.Message{Partition: 2, Offset: 1}})
+	assert.Equal(t, 4, b.messages)
+	assert.Equal(t, 3, b.rows())
+	assert.Equal(t, map[int]int64{0: 6, 1: 9, 2: 1}, b.offsets)
+	assert.ElementsMatch(t, []kafka.Message{{Topic: "t", Partition: 0, Offset: 6}, {Topic: "t", Partition: 1, Offset: 9}, {Topic: "t", Partition: 2, Offset: 1}}, b.commits("t"))
+	assert.Equal(t, time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC), b.ts[0], "ts is the event second")
+	assert.Equal(t, uint64(1_764_072_000_999), b.timestampMs[0])
+
+	b.reset()
+	assert.Zero(t, b.messages)
+	assert.Zero(t, b.rows())
+	assert.Empty(t, b.offsets)
+	assert.Empty(t, b.dead)
+}
+
+func TestBatchDecodeSplitsRowsFromDeadLetters(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	v := validator{now: func() time.Time { return now }, maxAge: time.Hour, maxAhead: time.Hour}
+	good := `{"schema_version":1,"request_id":"r1","timestamp_ms":` + itoa(now.UnixMilli()) + `,"status":200,"route":"a"}`
+	b := newBatch()
+	for i, value := range []string{good, `nope`, strings.Replace(good, `"r1"`, `"r2"`, 1)} {
+		b.track(kafka.Message{Partition: 0, Offset: int64(i), Value: []byte(value)})
+	}
+	b.decode(&v)
+	assert.Equal(t, []string{"r1", "r2"}, b.requestID)
+	assert.Equal(t, []string{"a", "a"}, b.route)
+	require.Len(t, b.dead, 1)
+	assert.Equal(t, int64(1), b.dead[0].msg.Offset)
+	assert.Equal(t, ReasonInvalidJSON, b.dead[0].why.reason)
+	assert.Equal(t, 3, b.messages)
+
+	b.reset()
+	assert.Empty(t, b.msgs)
+	assert.Empty(t, b.dead)
+	assert.Zero(t, b.rows())
+}
+
+func TestDeadLetterMessageKeepsTheOriginalAndAddsTheReason(t *testing.T) {
+	t.Parallel()
+	src := kafka.Message{
+		Topic: "steller.request-logs.v1", Partition: 3, Offset: 42, Key: []byte("ptr_1"), Value: []byte("{oops"),
+		Headers: []kafka.Header{{Key: "trace", Value: []byte("abc")}},
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	got := deadLetterMessage(deadLetter{msg: src, why: rejection{ReasonInvalidJSON, strings.Repeat("x", 600)}}, at)
+	assert.Equal(t, src.Key, got.Key)
+	assert.Equal(t, src.Value, got.Value)
+	for key, want := range map[string]string{
+		"trace": "abc", HeaderReason: ReasonInvalidJSON, HeaderSourceTopic: "steller.request-logs.v1",
+		HeaderSourcePartition: "3", HeaderSourceOffset: "42", HeaderDeadLetteredAt: "2026-01-02T03:04:05Z",
+	} {
+		v, ok := HeaderValue(got, key)
+		assert.True(t, ok, key)
+		assert.Equal(t, want, v, key)
+	}
+	detail, _ := HeaderValue(got, HeaderError)
+	assert.Len(t, detail, maxErrorHeader)
+	_, ok := HeaderValue(got, "missing")
+	assert.False(t, ok)
+}
+
+// The fast parser must agree with encoding/json on everything json.Marshal writes.
+func TestParseAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	v := validator{now: time.Now}
+	for i, e := range []requestlog.Event{
+		{},
+		{SchemaVersion: 1, RequestID: "req_\"q\"\\", TimestampMs: 1_764_090_000_123, PartnerID: "ptr_ünï", WorkspaceID: "ws\n1",
+			KeyID: "key_1", Environment: "live", Method: "DELETE", Path: "/v1/orders/<a&b>", Route: "orders.get", Status: 404,
+			LatencyTotalUs: 9_000_000_000, LatencyUpstreamUs: 1, LatencyEdgeUs: 2, ClientIP: "2001:db8::1",
+			UserAgent: "Mozilla/5.0 \u2028 \t 🚀", RequestBytes: 1 << 40, ResponseBytes: 3, Decision: "deny", DenialCode: "ip_not_allowed"},
+		{SchemaVersion: -3, Status: -1, LatencyTotalUs: -9_223_372_036_854_775_808},
+	} {
+		raw, err := json.Marshal(e)
+		require.NoError(t, err)
+		var want requestlog.Event
+		require.NoError(t, json.Unmarshal(raw, &want))
+		got, err := v.parse(raw)
+		require.NoError(t, err, "case %d", i)
+		assert.Equal(t, want, got, "case %d", i)
+	}
+}
+
+// BenchmarkDecode compares the ingest's decoder with encoding/json (the baseline) on the
+// same event.
+func BenchmarkDecode(b *testing.B) {
+	raw, err := json.Marshal(requestlog.Event{
+		SchemaVersion: 1, RequestID: "req_01JDQ6Z8J3V7", TimestampMs: time.Now().UnixMilli(), PartnerID: "ptr_01JDQ6Z8J3",
+		WorkspaceID: "ws_01JDQ6Z8J3", KeyID: "key_01JDQ6Z8J3", Environment: "live", Method: "POST", Path: "/v1/orders",
+		Route: "orders.create", Status: 201, LatencyTotalUs: 48_211, LatencyUpstreamUs: 47_902, LatencyEdgeUs: 309,
+		ClientIP: "203.0.113.9", UserAgent: "steller-go/1.4.2", RequestBytes: 212, ResponseBytes: 498, Decision: "allow",
+	})
+	require.NoError(b, err)
+	b.Run("baseline=encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e requestlog.Event
+			if err := json.Unmarshal(raw, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ingest_decoder", func(b *testing.B) {
+		v := validator{now: time.Now, maxAge: time.Hour, maxAhead: time.Hour}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, why := v.decode(raw); why != nil {
+				b.Fatal(why.detail)
+			}
+		}
+	})
+}

@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the ingest's Prometheus series (namespace steller_ingest).
+type metrics struct {
+	rowsInserted    prometheus.Counter
+	batches         prometheus.Counter
+	insertErrors    prometheus.Counter
+	insertRetries   prometheus.Counter
+	deadLettered    *prometheus.CounterVec
+	deadLetterError prometheus.Counter
+	commitErrors    prometheus.Counter
+	fetchErrors     prometheus.Counter
+	batchSeconds    prometheus.Histogram
+	lag             prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "steller", Subsystem: "ingest", Name: name, Help: help})
+	}
+	m := &metrics{
+		rowsInserted:    counter("rows_inserted_total", "Rows stored in ClickHouse request_logs."),
+		batches:         counter("batches_total", "Batches stored and committed."),
+		insertErrors:    counter("insert_errors_total", "Failed ClickHouse batch inserts."),
+		insertRetries:   counter("insert_retries_total", "Insert attempts that repeated a failed batch."),
+		deadLetterError: counter("dead_letter_errors_total", "Failed writes to the dead-letter topic (retried)."),
+		commitErrors:    counter("commit_errors_total", "Offset commits that failed after the batch was stored (the batch may be redelivered)."),
+		fetchErrors:     counter("fetch_errors_total", "Errors fetching from Kafka."),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "steller", Subsystem: "ingest", Name: "dead_lettered_total",
+			Help: "Messages written to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "steller", Subsystem: "ingest", Name: "batch_duration_seconds",
+			Help:    "Time from handing a batch over to having it decoded, stored and committed, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "steller", Subsystem: "ingest", Name: "consumer_lag_messages",
+			Help: "Messages between the last fetched offset and the partition's high watermark (kafka-go Reader.Stats().Lag, last partition fetched).",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{
+		m.rowsInserted, m.batches, m.insertErrors, m.insertRetries, m.deadLettered,
+		m.deadLetterError, m.commitErrors, m.fetchErrors, m.batchSeconds, m.lag,
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("ingest: metrics already registered (one Ingest per registry): %w", err)
+			}
+			return nil, fmt.Errorf("ingest: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/steller/platform/analytics/ingest"
+	"github.com/steller/platform/analytics/schema"
+	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/config"
+	"github.com/steller/platform/internal/server"
+)
+
+var ingestSpec = config.Spec{
+	Settings: []string{
+		config.LogLevel, config.LogFormat, config.KafkaBrokers,
+		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
+		config.IngestAddr, config.IngestGroup, config.IngestBatchSize, config.IngestFlush, config.RetentionDays,
+		config.ShutdownTimeout, config.RequestLogTopic,
+	},
+	Required: []string{config.KafkaBrokers, config.ClickHouseAddr},
+}
+
+func ingestCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ingest",
+		Usage: "consume request-log events from Kafka into ClickHouse, and drop expired partitions",
+		Description: "At least once, idempotent storage: a batch is inserted, then its offsets are committed; " +
+			"undecodable messages go to the dead-letter topic. Run several: they share the consumer group.",
+		Flags: ingestSpec.Flags(),
+		Action: ingestSpec.Action(func(ctx context.Context, c config.Config) error {
+			in, err := newIngest(ctx, c, c.Logger())
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			return in.Run(ctx)
+		}),
+	}
+}
+
+// ingestService is the ingest with its retention loop and operational endpoints.
+type ingestService struct {
+	ops     *server.Server
+	workers []func(context.Context) error
+	close   func()
+}
+
+// Close releases the ClickHouse connection.
+func (s *ingestService) Close() { s.close() }
+
+// Run consumes until ctx ends, then finishes the batch in hand.
+func (s *ingestService) Run(ctx context.Context) error {
+	group, ctx := errgroup.WithContext(ctx)
+	group.Go(func() error { return s.ops.Run(ctx) })
+	for _, w := range s.workers {
+		group.Go(func() error {
+			if err := w(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		})
+	}
+	return group.Wait()
+}
+
+// newIngest connects ClickHouse, checks its schema is migrated, and wires the consumer,
+// the retention loop and the ops server (whose registry carries the ingest's metrics).
+func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*ingestService, error) {
+	conn, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword})
+	if err != nil {
+		return nil, err
+	}
+	s := &ingestService{close: func() { conn.Close() }}
+	reg := server.NewRegistry()
+	in, err := ingest.New(ingest.Config{
+		Brokers: c.KafkaBrokers, Topic: c.RequestLogTopic, GroupID: c.IngestGroup, Conn: conn, Database: c.ClickHouseDatabase,
+		BatchSize: c.IngestBatchSize, FlushInterval: c.IngestFlushInterval, StopTimeout: c.ShutdownTimeout,
+		Registerer: reg, Logger: logger,
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	retention, err := schema.NewRetention(schema.RetentionConfig{Conn: conn, Database: c.ClickHouseDatabase, Days: c.RetentionDays, Logger: logger})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.ops, err = server.New(server.Config{
+		Name: "ingest", Addr: c.IngestAddr, Logger: logger, Registry: reg, ShutdownTimeout: c.ShutdownTimeout,
+		Checks: []server.Check{
+			{Name: "clickhouse", Probe: conn.Ping},
+			{Name: "kafka", Probe: func(ctx context.Context) error { return topic.Ping(ctx, c.KafkaBrokers) }},
+		},
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.workers = []func(context.Context) error{in.Run, retention.Run}
+	return s, nil
+}
