@@ -182,6 +182,7 @@ func (in *Ingest) collect(ctx, work context.Context, r *kafka.Reader, out chan<-
 		if b.messages == 0 {
 			fetch.ctx, fetch.cancel = context.WithTimeout(ctx, in.cfg.FlushInterval)
 		}
+		in.metrics.fetched.Inc()
 		b.track(msg)
 		if b.messages >= in.cfg.BatchSize {
 			// false only when ctx ended while the store loop was busy: the next fetch

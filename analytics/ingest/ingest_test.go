@@ -171,9 +171,14 @@ func TestGracefulStopFlushesTheBatchBeingFilled(t *testing.T) {
 	cfg := e.config()
 	cfg.BatchSize = 1_000_000
 	cfg.FlushInterval = time.Hour // only the stop can flush
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
 	r := start(t, cfg)
-	// Nothing is stored while the batch fills...
-	time.Sleep(3 * time.Second)
+	// Nothing is stored while the batch fills (wait until every message is in it: joining
+	// the group can take seconds on a loaded machine)...
+	require.Eventually(t, func() bool {
+		return gatheredCounter(t, reg, "steller_ingest_messages_fetched_total") >= n
+	}, 60*time.Second, 50*time.Millisecond, "the ingest never fetched the messages")
 	_, distinct := counts(t, e.ch)
 	require.Zero(t, distinct)
 	require.Zero(t, committed(t, e))
@@ -183,4 +188,17 @@ func TestGracefulStopFlushesTheBatchBeingFilled(t *testing.T) {
 	assert.Equal(t, uint64(n), raw)
 	assert.Equal(t, uint64(n), distinct)
 	assert.Equal(t, int64(n), committed(t, e))
+}
+
+// gatheredCounter reads one counter from a registry.
+func gatheredCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }

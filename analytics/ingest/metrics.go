@@ -17,6 +17,7 @@ type metrics struct {
 	deadLetterError prometheus.Counter
 	commitErrors    prometheus.Counter
 	fetchErrors     prometheus.Counter
+	fetched         prometheus.Counter
 	batchSeconds    prometheus.Histogram
 	lag             prometheus.Gauge
 }
@@ -33,6 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		deadLetterError: counter("dead_letter_errors_total", "Failed writes to the dead-letter topic (retried)."),
 		commitErrors:    counter("commit_errors_total", "Offset commits that failed after the batch was stored (the batch may be redelivered)."),
 		fetchErrors:     counter("fetch_errors_total", "Errors fetching from Kafka."),
+		fetched:         counter("messages_fetched_total", "Messages fetched from Kafka into batches (stored or not yet)."),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "steller", Subsystem: "ingest", Name: "dead_lettered_total",
 			Help: "Messages written to the dead-letter topic, by reason.",
@@ -52,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.rowsInserted, m.batches, m.insertErrors, m.insertRetries, m.deadLettered,
-		m.deadLetterError, m.commitErrors, m.fetchErrors, m.batchSeconds, m.lag,
+		m.deadLetterError, m.commitErrors, m.fetchErrors, m.fetched, m.batchSeconds, m.lag,
 	} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
