@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/steller/platform/analytics/keyuse"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/api"
@@ -105,7 +106,11 @@ func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) 
 	if err != nil {
 		return fail(err)
 	}
-	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger})
+	lastUsed, err := keyuse.New(ch, c.ClickHouseDatabase)
+	if err != nil {
+		return fail(err)
+	}
+	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger, LastUsed: lastUsed})
 	if err != nil {
 		return fail(err)
 	}

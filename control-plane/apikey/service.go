@@ -47,14 +47,24 @@ type Config struct {
 	Clock func() time.Time
 	// Rand is the entropy source for secrets; crypto/rand.Reader when nil.
 	Rand io.Reader
+	// LastUsed tells when keys were last presented at the edge (from the request logs in
+	// ClickHouse: the edge never writes to this database); nil leaves last_used_at empty.
+	LastUsed LastUsedLookup
+}
+
+// LastUsedLookup answers when each of a partner's keys was last presented at the edge;
+// keys never seen are absent from the answer.
+type LastUsedLookup interface {
+	LastUsed(ctx context.Context, partnerID string, keyIDs []string) (map[string]time.Time, error)
 }
 
 // Service manages API keys.
 type Service struct {
-	pool  *pgxpool.Pool
-	log   *slog.Logger
-	clock func() time.Time
-	rand  io.Reader
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	clock    func() time.Time
+	rand     io.Reader
+	lastUsed LastUsedLookup
 }
 
 // New validates cfg and builds a Service.
@@ -75,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand}, nil
+	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand, lastUsed: cfg.LastUsed}, nil
 }
 
 // Settings are what a key is created with.
@@ -237,6 +247,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, cursor string, lim
 		}
 		page.Keys = append(page.Keys, view(r, now))
 	}
+	s.fillLastUsed(ctx, sc.partnerID, page.Keys)
 	return page, nil
 }
 
@@ -250,7 +261,31 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Key, er
 	if err != nil {
 		return Key{}, err
 	}
-	return view(r, s.clock()), nil
+	keys := []Key{view(r, s.clock())}
+	s.fillLastUsed(ctx, sc.partnerID, keys)
+	return keys[0], nil
+}
+
+// fillLastUsed sets last_used_at from the request logs. Analytics being down must not
+// break key management, so a failed lookup leaves the field as stored and is logged.
+func (s *Service) fillLastUsed(ctx context.Context, partnerID string, keys []Key) {
+	if s.lastUsed == nil || len(keys) == 0 {
+		return
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	used, err := s.lastUsed.LastUsed(ctx, partnerID, ids)
+	if err != nil {
+		s.log.Warn("apikey: last-used lookup failed; listing keys without it", "err", err)
+		return
+	}
+	for i := range keys {
+		if at, ok := used[keys[i].ID]; ok && (keys[i].LastUsedAt == nil || at.After(*keys[i].LastUsedAt)) {
+			keys[i].LastUsedAt = &at
+		}
+	}
 }
 
 // Update changes a key's name, roles or allowed addresses.
