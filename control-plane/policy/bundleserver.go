@@ -74,13 +74,13 @@ type BundleServer struct {
 func NewBundleServer(cfg BundleServerConfig) (*BundleServer, error) {
 	var errs []error
 	if cfg.Pool == nil {
-		errs = append(errs, errors.New("Pool is required"))
+		errs = append(errs, errors.New("policy: Pool is required"))
 	}
 	if cfg.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
+		errs = append(errs, errors.New("policy: Logger is required"))
 	}
 	if cfg.EdgeToken == "" {
-		errs = append(errs, errors.New("EdgeToken is required"))
+		errs = append(errs, errors.New("policy: EdgeToken is required"))
 	}
 	if cfg.RefreshInterval < 0 {
 		errs = append(errs, errors.New("RefreshInterval cannot be negative"))

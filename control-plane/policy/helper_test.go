@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
-	"testing/fstest"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/humatest"
@@ -156,18 +155,6 @@ func failingTestFiles(t *testing.T) map[string]string {
 
 func noDecisionFiles(*testing.T) map[string]string {
 	return map[string]string{"steller/other/other.rego": "package steller.other\n\nallow := true\n"}
-}
-
-// bundleOf writes files as an OPA bundle (tar.gz) the way a platform team's CI would.
-func bundleOf(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	mfs := fstest.MapFS{}
-	for p, src := range files {
-		mfs[p] = &fstest.MapFile{Data: []byte(src)}
-	}
-	var buf bytes.Buffer
-	require.NoError(t, policies.WriteBundle(&buf, mfs, "ci-build-1"))
-	return buf.Bytes()
 }
 
 // tarGz writes entries as a tar.gz of filler content, for archives that are no bundle.

@@ -149,13 +149,13 @@ type Service struct {
 func NewService(cfg Config) (*Service, error) {
 	var errs []error
 	if cfg.Pool == nil {
-		errs = append(errs, errors.New("Pool is required"))
+		errs = append(errs, errors.New("policy: Pool is required"))
 	}
 	if cfg.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
+		errs = append(errs, errors.New("policy: Logger is required"))
 	}
 	if cfg.MaxUploadBytes < 0 || cfg.MaxTreeBytes < 0 {
-		errs = append(errs, errors.New("MaxUploadBytes and MaxTreeBytes cannot be negative"))
+		errs = append(errs, errors.New("policy: MaxUploadBytes and MaxTreeBytes cannot be negative"))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("policy: config: %w", errors.Join(errs...))
