@@ -1,8 +1,6 @@
 package apikey
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
 	"github.com/steller/platform/gateway-plugin/allowlist"
 )
 
@@ -138,24 +137,17 @@ type cursor struct {
 	ID string    `json:"id"`
 }
 
-func encodeCursor(at time.Time, id string) string {
-	raw, _ := json.Marshal(cursor{At: at, ID: id})
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
+func encodeCursor(at time.Time, id string) string { return page.Encode(cursor{At: at, ID: id}) }
 
 // decodeCursor returns nil for the first page, and a 422 for a cursor this API did not make.
 func decodeCursor(s string) (*cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	bad := fault.Invalid("query.cursor", "cursor is not one this API returned; start again without it", s)
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || c.ID == "" || c.At.IsZero() {
-		return nil, bad
+	ok, err := page.Decode(s, &c)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if c.ID == "" || c.At.IsZero() {
+		return nil, page.Invalid(s)
 	}
 	return &c, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
 	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
@@ -79,7 +80,7 @@ type Page struct {
 func (s *Service) List(ctx context.Context, f Filter, cur string, limit int) (Page, error) {
 	c, err := decodeCursor(cur)
 	if err != nil || (cur != "" && c.ID == "") {
-		return Page{}, fault.Invalid("query.cursor", "cursor is not one this API returned; start again without it", cur)
+		return Page{}, page.Invalid(cur)
 	}
 	var at *time.Time
 	if c.ID != "" {
@@ -192,7 +193,7 @@ type AuditPage struct {
 func (s *Service) Audit(ctx context.Context, f AuditFilter, cur string, limit int) (AuditPage, error) {
 	c, err := decodeCursor(cur)
 	if err != nil || (cur != "" && c.Seq <= 0) {
-		return AuditPage{}, fault.Invalid("query.cursor", "cursor is not one this API returned; start again without it", cur)
+		return AuditPage{}, page.Invalid(cur)
 	}
 	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
 		return AuditPage{}, fault.Invalid("query.to", "to must be after from", f.To.Format(time.RFC3339))

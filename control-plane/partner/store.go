@@ -2,8 +2,6 @@ package partner
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
 )
 
 // Partner is a partner as admins see it.
@@ -116,25 +115,14 @@ type cursor struct {
 	Seq int64     `json:"n,omitempty"`
 }
 
-func encodeCursor(c cursor) string {
-	raw, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
+func encodeCursor(c cursor) string { return page.Encode(c) }
 
 // decodeCursor returns the zero cursor for the first page and a 422 for a cursor this API
 // did not make.
 func decodeCursor(s string) (cursor, error) {
-	if s == "" {
-		return cursor{}, nil
-	}
-	bad := fault.Invalid("query.cursor", "cursor is not one this API returned; start again without it", s)
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, bad
-	}
 	var c cursor
-	if err := json.Unmarshal(raw, &c); err != nil || (c.Seq <= 0 && (c.ID == "" || c.At.IsZero())) {
-		return cursor{}, bad
+	if _, err := page.Decode(s, &c); err != nil {
+		return cursor{}, err
 	}
 	return c, nil
 }

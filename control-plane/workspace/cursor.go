@@ -1,44 +1,29 @@
 package workspace
 
 import (
-	"encoding/base64"
-	"strings"
 	"time"
 
-	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
 )
 
 // cursor is the sort key of the last row of a page: (created_at, id), newest first.
 type cursor struct {
-	at time.Time
-	id string
+	At time.Time `json:"t"`
+	ID string    `json:"id"`
 }
 
-// encode returns the opaque form handed to clients: base64url of "<RFC 3339 time>|<id>".
-func (c cursor) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.at.UTC().Format(time.RFC3339Nano) + "|" + c.id))
-}
+// encode returns the opaque form handed to clients.
+func (c cursor) encode() string { return page.Encode(c) }
 
 // decodeCursor parses a client's cursor; the zero cursor (first page) for an empty one,
 // a validation error on query.cursor for anything tampered with.
 func decodeCursor(s string) (cursor, bool, error) {
-	if s == "" {
-		return cursor{}, false, nil
+	var c cursor
+	ok, err := page.Decode(s, &c)
+	if ok && (c.ID == "" || c.At.IsZero()) {
+		return cursor{}, false, page.Invalid(s)
 	}
-	bad := fault.Invalid("query.cursor", "the cursor is not one this API returned", s)
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, false, bad
-	}
-	at, id, ok := strings.Cut(string(raw), "|")
-	if !ok || id == "" {
-		return cursor{}, false, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
-		return cursor{}, false, bad
-	}
-	return cursor{at: t, id: id}, true, nil
+	return c, ok, err
 }
 
 // PageParams are the query parameters of every list operation (embedded in inputs).

@@ -135,7 +135,7 @@ func (s *Service) ListInvites(ctx context.Context, limit int, rawCursor string) 
 	if err != nil {
 		return InvitePage{}, err
 	}
-	rows, err := s.pool.Query(ctx, listInvitesSQL, p.WorkspaceID, after, c.at, c.id, limit+1)
+	rows, err := s.pool.Query(ctx, listInvitesSQL, p.WorkspaceID, after, c.At, c.ID, limit+1)
 	if err != nil {
 		return InvitePage{}, translate(err, "invites", "")
 	}
@@ -151,7 +151,7 @@ func (s *Service) ListInvites(ctx context.Context, limit int, rawCursor string) 
 	if len(invites) > limit {
 		page.Invites = invites[:limit]
 		last := page.Invites[limit-1]
-		page.NextCursor = cursor{at: last.CreatedAt, id: last.ID}.encode()
+		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
 	}
 	return page, nil
 }

@@ -61,7 +61,7 @@ func (s *Service) ListMembers(ctx context.Context, limit int, rawCursor string) 
 	if err != nil {
 		return MemberPage{}, err
 	}
-	rows, err := s.pool.Query(ctx, listMembersSQL, p.WorkspaceID, after, c.at, c.id, limit+1)
+	rows, err := s.pool.Query(ctx, listMembersSQL, p.WorkspaceID, after, c.At, c.ID, limit+1)
 	if err != nil {
 		return MemberPage{}, translate(err, "members", "")
 	}
@@ -73,7 +73,7 @@ func (s *Service) ListMembers(ctx context.Context, limit int, rawCursor string) 
 	if len(members) > limit {
 		page.Members = members[:limit]
 		last := page.Members[limit-1]
-		page.NextCursor = cursor{at: last.CreatedAt, id: last.UserID}.encode()
+		page.NextCursor = cursor{At: last.CreatedAt, ID: last.UserID}.encode()
 	}
 	return page, nil
 }

@@ -1,0 +1,48 @@
+package page_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
+)
+
+type key struct {
+	At time.Time `json:"t"`
+	ID string    `json:"id"`
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := key{At: time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC), ID: "key_1"}
+	var out key
+	ok, err := page.Decode(page.Encode(in), &out)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, in, out)
+}
+
+func TestEmptyIsTheFirstPage(t *testing.T) {
+	t.Parallel()
+	var out key
+	ok, err := page.Decode("", &out)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestTamperedCursorsAreValidationErrors(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"%%%", "bm90IGpzb24", page.Encode("a string, not a key")} {
+		var out key
+		_, err := page.Decode(s, &out)
+		var fe *fault.Error
+		require.True(t, errors.As(err, &fe), s)
+		assert.Equal(t, "query.cursor", fe.Field)
+		assert.ErrorIs(t, err, fault.ErrValidation)
+	}
+}
