@@ -2,15 +2,12 @@ package edgesync
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/control-plane/edgeauth"
 	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
@@ -64,7 +62,7 @@ type Server struct {
 	store     store
 	log       *slog.Logger
 	clock     func() time.Time
-	tokens    [][sha256.Size]byte
+	tokens    edgeauth.Tokens
 	bc        *broadcast
 	listening atomic.Bool
 	mux       *http.ServeMux
@@ -81,15 +79,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		errs = append(errs, errors.New("edgesync: Config.Logger is required"))
 	}
-	if len(cfg.Tokens) == 0 {
-		errs = append(errs, errors.New("edgesync: Config.Tokens needs at least one edge token"))
-	}
-	tokens := make([][sha256.Size]byte, 0, len(cfg.Tokens))
-	for i, t := range cfg.Tokens {
-		if strings.TrimSpace(t) == "" {
-			errs = append(errs, fmt.Errorf("edgesync: Config.Tokens[%d] is empty", i))
-		}
-		tokens = append(tokens, sha256.Sum256([]byte(t)))
+	tokens, err := edgeauth.New(cfg.Tokens...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("edgesync: Config.Tokens: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -131,20 +123,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized compares the presented token with every configured one in constant time (over
-// fixed-length hashes, so neither the length nor which token matched leaks).
-func (s *Server) authorized(header string) bool {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	match := 0
-	for _, want := range s.tokens {
-		match |= subtle.ConstantTimeCompare(got[:], want[:])
-	}
-	return match == 1
-}
+// authorized checks the edge token (edgeauth: constant time, every configured token).
+func (s *Server) authorized(header string) bool { return s.tokens.Allows(header) }
 
 // Drain answers every waiting long-poll at once (with no changes) and makes later ones
 // answer without waiting, so an HTTP server's graceful shutdown is not held up for the

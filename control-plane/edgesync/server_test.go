@@ -21,7 +21,7 @@ func TestNewReportsEveryMissingDependency(t *testing.T) {
 	t.Parallel()
 	_, err := edgesync.New(edgesync.Config{Tokens: []string{"ok", " "}})
 	require.Error(t, err)
-	for _, want := range []string{"Pool", "Logger", "Tokens[1]"} {
+	for _, want := range []string{"Pool", "Logger", "edge token 1 is empty"} {
 		assert.Contains(t, err.Error(), want)
 	}
 }

@@ -3,8 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/control-plane/edgeauth"
 	"github.com/steller/platform/policies"
 )
 
@@ -60,11 +59,11 @@ type served struct {
 // cached in memory and refreshed by Refresh (the Service's OnActivate hook), by Run on
 // every NOTIFY on NotifyChannel (other replicas' activations) and every RefreshInterval.
 type BundleServer struct {
-	store       *store
-	log         *slog.Logger
-	tokenHashes [][sha256.Size]byte
-	interval    time.Duration
-	def         *served
+	store    *store
+	log      *slog.Logger
+	tokens   edgeauth.Tokens
+	interval time.Duration
+	def      *served
 
 	cur       atomic.Pointer[served]
 	refreshMu sync.Mutex
@@ -79,8 +78,9 @@ func NewBundleServer(cfg BundleServerConfig) (*BundleServer, error) {
 	if cfg.Logger == nil {
 		errs = append(errs, errors.New("policy: Logger is required"))
 	}
-	if cfg.EdgeToken == "" {
-		errs = append(errs, errors.New("policy: EdgeToken is required"))
+	tokens, err := edgeauth.New(append([]string{cfg.EdgeToken}, cfg.MoreEdgeTokens...)...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("policy: EdgeToken: %w", err))
 	}
 	if cfg.RefreshInterval < 0 {
 		errs = append(errs, errors.New("RefreshInterval cannot be negative"))
@@ -94,10 +94,10 @@ func NewBundleServer(cfg BundleServerConfig) (*BundleServer, error) {
 	}
 	rev := policies.DefaultRevision()
 	b := &BundleServer{
-		store:       &store{pool: cfg.Pool},
-		log:         cfg.Logger,
-		tokenHashes: tokenHashes(cfg.EdgeToken, cfg.MoreEdgeTokens),
-		interval:    cfg.RefreshInterval,
+		store:    &store{pool: cfg.Pool},
+		log:      cfg.Logger,
+		tokens:   tokens,
+		interval: cfg.RefreshInterval,
 		// The default's ETag is its revision, a digest of its sources: the same on every
 		// replica and build with the same policy.
 		def: &served{revision: rev, etag: quote(rev), body: buf.Bytes()},
@@ -236,32 +236,9 @@ func (b *BundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorized compares the bearer token with the edge token in constant time (over their
-// digests, so not even the length leaks).
+// authorized checks the edge token (edgeauth: constant time, every configured token).
 func (b *BundleServer) authorized(r *http.Request) bool {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
-		return false
-	}
-	got := sha256.Sum256([]byte(token))
-	ok = false
-	for _, h := range b.tokenHashes {
-		// Every token is compared, so the time does not tell which one matched.
-		if subtle.ConstantTimeCompare(got[:], h[:]) == 1 {
-			ok = true
-		}
-	}
-	return ok
-}
-
-func tokenHashes(first string, more []string) [][sha256.Size]byte {
-	out := [][sha256.Size]byte{sha256.Sum256([]byte(first))}
-	for _, t := range more {
-		if t != "" {
-			out = append(out, sha256.Sum256([]byte(t)))
-		}
-	}
-	return out
+	return b.tokens.Allows(r.Header.Get("Authorization"))
 }
 
 // etagMatches applies If-None-Match's weak comparison: any listed tag (W/ ignored) or *
