@@ -1,0 +1,42 @@
+package sandbox
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+)
+
+// cardKey is the fixed, public HMAC key of sandbox card codes: the codes are fake and must
+// be reproducible by anyone (tests, partners' own test suites), never secret.
+var cardKey = []byte("steller-sandbox-card-v1")
+
+// cardAlphabet is Crockford's base32 (no I, L, O, U), so a code read aloud is unambiguous.
+const cardAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// Card is the fake gift card of a completed sandbox order.
+type Card struct {
+	// Code is "SBX-XXXX-XXXX-XXXX".
+	Code string `json:"code"`
+	// PIN is four digits.
+	PIN string `json:"pin"`
+}
+
+// CardFor returns the deterministic card of an order: HMAC-SHA256 of the order id under a
+// fixed key, the first 60 bits as twelve base32 characters and the next 32 bits as a PIN.
+// The same order id always gives the same card.
+func CardFor(orderID string) Card {
+	mac := hmac.New(sha256.New, cardKey)
+	mac.Write([]byte(orderID))
+	sum := mac.Sum(nil)
+	bits := binary.BigEndian.Uint64(sum[:8])
+	code := make([]byte, 0, len("SBX-XXXX-XXXX-XXXX"))
+	code = append(code, "SBX"...)
+	for i := range 12 {
+		if i%4 == 0 {
+			code = append(code, '-')
+		}
+		code = append(code, cardAlphabet[bits>>(59-5*i)&31])
+	}
+	return Card{Code: string(code), PIN: fmt.Sprintf("%04d", binary.BigEndian.Uint32(sum[8:12])%10000)}
+}

@@ -1,0 +1,206 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/gateway-plugin/edge"
+)
+
+// HeaderIdempotencyKey names the idempotency key of POST /v1/orders.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// HeaderReplayed is set to "true" on a response that replays an earlier order.
+const HeaderReplayed = "Idempotent-Replayed"
+
+// caller is the identity the edge vouched for.
+type caller struct {
+	partnerID, workspaceID, keyID, requestID string
+}
+
+func (v *Vendor) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/catalog", v.identified(map[string]handlerFunc{http.MethodGet: v.getCatalog}))
+	mux.Handle("/v1/orders", v.identified(map[string]handlerFunc{http.MethodPost: v.createOrder}))
+	mux.Handle("/v1/orders/{id}", v.identified(map[string]handlerFunc{http.MethodGet: v.getOrder}))
+	mux.Handle("/v1/balance", v.identified(map[string]handlerFunc{http.MethodGet: v.getBalance}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r.Header.Get(edge.HeaderRequestID), codeNotFound, "No such path in the sandbox API.", nil)
+	})
+	return mux
+}
+
+// handlerFunc serves one method of a path for an identified caller.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller)
+
+// identified refuses requests without the edge's identity headers or not in the test
+// environment, then dispatches on the method (405 problem otherwise).
+func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := caller{
+			partnerID:   r.Header.Get(edge.HeaderPartnerID),
+			workspaceID: r.Header.Get(edge.HeaderWorkspaceID),
+			keyID:       r.Header.Get(edge.HeaderKeyID),
+			requestID:   r.Header.Get(edge.HeaderRequestID),
+		}
+		env := r.Header.Get(edge.HeaderEnvironment)
+		if c.partnerID == "" || env == "" {
+			writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
+			return
+		}
+		if env != EnvironmentTest {
+			writeProblem(w, c.requestID, codeNotSandbox, "", nil)
+			return
+		}
+		h, ok := methods[r.Method]
+		if !ok {
+			for m := range methods {
+				w.Header().Set("Allow", m)
+			}
+			writeProblem(w, c.requestID, codeMethodNotAllowed, "", nil)
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+func (v *Vendor) getCatalog(w http.ResponseWriter, _ *http.Request, _ caller) {
+	writeJSON(w, http.StatusOK, map[string]any{"products": Catalog()})
+}
+
+func (v *Vendor) getBalance(w http.ResponseWriter, r *http.Request, c caller) {
+	cents, currency, err := v.balance(r.Context(), c.partnerID)
+	if err != nil {
+		v.internal(w, c, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"balance_cents": cents, "currency": currency})
+}
+
+func (v *Vendor) getOrder(w http.ResponseWriter, r *http.Request, c caller) {
+	o, ok, err := getOrder(r.Context(), v.pool, orderByIDSQL, c.partnerID, r.PathValue("id"))
+	if err != nil {
+		v.internal(w, c, err)
+		return
+	}
+	if !ok {
+		writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, o.order())
+}
+
+func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
+	key := r.Header.Get(HeaderIdempotencyKey)
+	if key == "" || len(key) > maxIdempotencyKey {
+		writeProblem(w, c.requestID, codeIdempotencyKey, "", nil)
+		return
+	}
+	req, ferrs := decodeOrder(w, r)
+	if ferrs != nil {
+		writeProblem(w, c.requestID, codeValidation, "", ferrs)
+		return
+	}
+	if ferrs := req.validate(); len(ferrs) > 0 {
+		writeProblem(w, c.requestID, codeValidation, "", ferrs)
+		return
+	}
+	ctx := r.Context()
+	hash := req.hash()
+	// A retry is answered from the stored order, whatever the balance is now.
+	if v.replay(ctx, w, c, key, hash) {
+		return
+	}
+	if req.ProductID == ProductInsufficient {
+		writeProblem(w, c.requestID, codeInsufficient, "The product "+ProductInsufficient+" is always refused with insufficient_balance.", nil)
+		return
+	}
+	now := v.now()
+	outcome := plannedOutcome(req.AmountCents)
+	delay := v.cfg.CompletionDelay
+	if outcome == reasonTimeout {
+		delay = v.cfg.TimeoutDelay
+	}
+	row := orderRow{
+		ID: ident.New("ord"), PartnerID: c.partnerID, WorkspaceID: c.workspaceID, KeyID: c.keyID, RequestID: c.requestID,
+		IdempotencyKey: key, RequestHash: hash, ProductID: req.ProductID, AmountCents: req.AmountCents, Currency: Currency,
+		Recipient: req.Recipient, Metadata: req.Metadata, Status: StatusPending, PlannedOutcome: outcome,
+		CompleteAfter: now.Add(delay), CreatedAt: now,
+	}
+	inserted, err := v.insertOrder(ctx, row)
+	switch {
+	case errors.Is(err, errInsufficient):
+		// A concurrent request with the same key may have spent the balance on this very
+		// order: then it is a replay, not a refusal.
+		if !v.replay(ctx, w, c, key, hash) {
+			writeProblem(w, c.requestID, codeInsufficient, "", nil)
+		}
+	case err != nil:
+		v.internal(w, c, err)
+	case !inserted:
+		if !v.replay(ctx, w, c, key, hash) {
+			v.internal(w, c, errors.New("sandbox: idempotency key taken but no order found"))
+		}
+	default:
+		v.nudge()
+		writeJSON(w, http.StatusCreated, row.order())
+	}
+}
+
+// replay answers with the order already created under key, if there is one: 200 with the
+// order when the request is the same, a problem when it differs. It reports whether it
+// answered.
+func (v *Vendor) replay(ctx context.Context, w http.ResponseWriter, c caller, key string, hash []byte) bool {
+	o, ok, err := getOrder(ctx, v.pool, orderByKeySQL, c.partnerID, key)
+	if err != nil {
+		v.internal(w, c, err)
+		return true
+	}
+	if !ok {
+		return false
+	}
+	if !bytes.Equal(o.RequestHash, hash) {
+		writeProblem(w, c.requestID, codeKeyReused, "", nil)
+		return true
+	}
+	w.Header().Set(HeaderReplayed, "true")
+	writeJSON(w, http.StatusOK, o.order())
+	return true
+}
+
+// decodeOrder reads a JSON body that must hold one object with known fields only.
+func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []fieldError) {
+	var req OrderRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("the body must hold exactly one JSON object")
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return req, []fieldError{{Location: "body", Message: "the body is larger than 64 KiB"}}
+	case err != nil:
+		return req, []fieldError{{Location: "body", Message: "invalid JSON body: " + err.Error()}}
+	}
+	return req, nil
+}
+
+func (v *Vendor) internal(w http.ResponseWriter, c caller, err error) {
+	v.logger.Error("sandbox: request failed", "err", err, "partner_id", c.partnerID, "request_id", c.requestID)
+	writeProblem(w, c.requestID, codeInternal, "", nil)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,195 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"time"
+
+	"github.com/steller/platform/analytics/orderevent"
+)
+
+// Order statuses.
+const (
+	StatusPending   = "pending"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+)
+
+// EnvironmentTest is the only environment the sandbox serves.
+const EnvironmentTest = "test"
+
+const (
+	reasonOutOfStock = orderevent.ReasonOutOfStock
+	reasonTimeout    = orderevent.ReasonTimeout
+)
+
+// Limits on order inputs.
+const (
+	maxIdempotencyKey = 255
+	maxMetadataKeys   = 20
+	maxMetadataKey    = 40
+	maxMetadataValue  = 500
+	maxRecipientName  = 200
+	maxBody           = 64 << 10
+)
+
+// Recipient is who the card is for; optional and only echoed back by the sandbox.
+type Recipient struct {
+	// Email is the recipient's address.
+	Email string `json:"email,omitempty"`
+	// Name is the recipient's name.
+	Name string `json:"name,omitempty"`
+}
+
+// OrderRequest is the body of POST /v1/orders.
+type OrderRequest struct {
+	// ProductID names a catalog product.
+	ProductID string `json:"product_id"`
+	// AmountCents is the card's face value in cents.
+	AmountCents int64 `json:"amount_cents"`
+	// Recipient is optional.
+	Recipient *Recipient `json:"recipient,omitempty"`
+	// Metadata is up to 20 string pairs kept with the order.
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// fieldError is one problem with the input, located by a JSON path such as
+// "body.amount_cents".
+type fieldError struct {
+	Location string `json:"location"`
+	Message  string `json:"message"`
+	Value    any    `json:"value,omitempty"`
+}
+
+// validate checks the request against the catalog and the limits, and normalises it (an
+// empty recipient or metadata becomes absent) so equal requests hash equally.
+func (r *OrderRequest) validate() []fieldError {
+	var errs []fieldError
+	p, ok := findProduct(r.ProductID)
+	if !ok {
+		errs = append(errs, fieldError{"body.product_id", "unknown product; GET /v1/catalog lists them", r.ProductID})
+	} else if msg := p.checkAmount(r.AmountCents); msg != "" {
+		errs = append(errs, fieldError{"body.amount_cents", msg, r.AmountCents})
+	}
+	if r.Recipient != nil {
+		if *r.Recipient == (Recipient{}) {
+			r.Recipient = nil
+		} else {
+			if r.Recipient.Email != "" {
+				if a, err := mail.ParseAddress(r.Recipient.Email); err != nil || a.Address != r.Recipient.Email || len(r.Recipient.Email) > 254 {
+					errs = append(errs, fieldError{"body.recipient.email", "must be a plain email address", r.Recipient.Email})
+				}
+			}
+			if len(r.Recipient.Name) > maxRecipientName {
+				errs = append(errs, fieldError{"body.recipient.name", fmt.Sprintf("must be at most %d bytes", maxRecipientName), nil})
+			}
+		}
+	}
+	if len(r.Metadata) == 0 {
+		r.Metadata = nil
+	}
+	if len(r.Metadata) > maxMetadataKeys {
+		errs = append(errs, fieldError{"body.metadata", fmt.Sprintf("at most %d keys", maxMetadataKeys), nil})
+	}
+	for k, val := range r.Metadata {
+		if k == "" || len(k) > maxMetadataKey {
+			errs = append(errs, fieldError{"body.metadata", fmt.Sprintf("keys must be 1 to %d bytes", maxMetadataKey), k})
+		}
+		if len(val) > maxMetadataValue {
+			errs = append(errs, fieldError{"body.metadata." + k, fmt.Sprintf("values must be at most %d bytes", maxMetadataValue), nil})
+		}
+	}
+	return errs
+}
+
+// hash is the SHA-256 of the request's canonical JSON (struct fields in order, map keys
+// sorted), which decides whether a reused Idempotency-Key comes with the same request.
+func (r *OrderRequest) hash() []byte {
+	raw, _ := json.Marshal(r) // plain strings, numbers and maps cannot fail
+	sum := sha256.Sum256(raw)
+	return sum[:]
+}
+
+// Order is an order as the API returns it.
+type Order struct {
+	// ID is the order id (ord_…).
+	ID string `json:"id"`
+	// Status is StatusPending, StatusCompleted or StatusFailed.
+	Status string `json:"status"`
+	// ProductID is the product ordered.
+	ProductID string `json:"product_id"`
+	// AmountCents is the face value in cents.
+	AmountCents int64 `json:"amount_cents"`
+	// Currency is Currency.
+	Currency string `json:"currency"`
+	// Recipient is as given, or null.
+	Recipient *Recipient `json:"recipient"`
+	// Metadata is as given, or null.
+	Metadata map[string]string `json:"metadata"`
+	// FailureReason is a stable code once failed, else null.
+	FailureReason *string `json:"failure_reason"`
+	// Card is the gift card once completed, else null.
+	Card *Card `json:"card"`
+	// RequestID is the X-Request-Id of the request that created the order.
+	RequestID string `json:"request_id"`
+	// CreatedAt is when the order was accepted (RFC 3339).
+	CreatedAt time.Time `json:"created_at"`
+	// FinishedAt is when it completed or failed, else null.
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// orderRow is one sandbox_orders row.
+type orderRow struct {
+	ID             string            `db:"id"`
+	PartnerID      string            `db:"partner_id"`
+	WorkspaceID    string            `db:"workspace_id"`
+	KeyID          string            `db:"key_id"`
+	RequestID      string            `db:"request_id"`
+	IdempotencyKey string            `db:"idempotency_key"`
+	RequestHash    []byte            `db:"request_hash"`
+	ProductID      string            `db:"product_id"`
+	AmountCents    int64             `db:"amount_cents"`
+	Currency       string            `db:"currency"`
+	Recipient      *Recipient        `db:"recipient"`
+	Metadata       map[string]string `db:"metadata"`
+	Status         string            `db:"status"`
+	PlannedOutcome string            `db:"planned_outcome"`
+	FailureReason  *string           `db:"failure_reason"`
+	CompleteAfter  time.Time         `db:"complete_after"`
+	CreatedAt      time.Time         `db:"created_at"`
+	FinishedAt     *time.Time        `db:"finished_at"`
+}
+
+// order is the row as the API shows it.
+func (o orderRow) order() Order {
+	out := Order{
+		ID: o.ID, Status: o.Status, ProductID: o.ProductID, AmountCents: o.AmountCents, Currency: o.Currency,
+		Recipient: o.Recipient, Metadata: o.Metadata, FailureReason: o.FailureReason, RequestID: o.RequestID,
+		CreatedAt: o.CreatedAt.UTC(),
+	}
+	if o.FinishedAt != nil {
+		t := o.FinishedAt.UTC()
+		out.FinishedAt = &t
+	}
+	if o.Status == StatusCompleted {
+		c := CardFor(o.ID)
+		out.Card = &c
+	}
+	return out
+}
+
+// event is the order event of a state change of the row.
+func (o orderRow) event(eventType string, at time.Time) orderevent.Event {
+	e := orderevent.Event{
+		SchemaVersion: orderevent.SchemaVersion, EventID: orderevent.ID(o.ID, eventType), Type: eventType,
+		OrderID: o.ID, PartnerID: o.PartnerID, WorkspaceID: o.WorkspaceID, Environment: EnvironmentTest,
+		ProductID: o.ProductID, AmountCents: o.AmountCents, Currency: o.Currency,
+		OrderCreatedAtMs: o.CreatedAt.UnixMilli(), OccurredAtMs: at.UnixMilli(), RequestID: o.RequestID,
+	}
+	if eventType == orderevent.TypeFailed && o.FailureReason != nil {
+		e.FailureReason = *o.FailureReason
+	}
+	return e
+}
