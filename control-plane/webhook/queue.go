@@ -1,0 +1,71 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// MigrateQueue creates or upgrades River's own tables (river_job, ...) in pool's database;
+// `steller migrate` runs it after the goose migrations.
+func MigrateQueue(ctx context.Context, pool *pgxpool.Pool) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("webhook: river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("webhook: river migrate: %w", err)
+	}
+	return nil
+}
+
+// ClientConfig configures the River client deliveries run on.
+type ClientConfig struct {
+	// Pool is the control-plane database (required).
+	Pool *pgxpool.Pool
+	// Logger (required).
+	Logger *slog.Logger
+	// Worker runs deliveries; nil makes an insert-only client (an API-only process).
+	Worker *Worker
+	// Concurrency is how many deliveries run at once; 100 when zero.
+	Concurrency int
+	// FetchCooldown is River's minimum wait between fetches; 20 ms when zero.
+	FetchCooldown time.Duration
+}
+
+// NewClient returns the River client for webhook deliveries; the caller Starts and Stops it.
+func NewClient(cfg ClientConfig) (*river.Client[pgx.Tx], error) {
+	if cfg.Pool == nil || cfg.Logger == nil {
+		return nil, errors.New("webhook.NewClient: Pool and Logger are required")
+	}
+	rc := &river.Config{Logger: cfg.Logger, MaxAttempts: MaxAttempts}
+	if cfg.Worker != nil {
+		if cfg.Concurrency <= 0 {
+			cfg.Concurrency = 100
+		}
+		if cfg.FetchCooldown <= 0 {
+			cfg.FetchCooldown = 20 * time.Millisecond
+		}
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, cfg.Worker); err != nil {
+			return nil, fmt.Errorf("webhook: add worker: %w", err)
+		}
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency}}
+		rc.FetchCooldown = cfg.FetchCooldown
+		rc.FetchPollInterval = time.Second
+	}
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: river client: %w", err)
+	}
+	return client, nil
+}
