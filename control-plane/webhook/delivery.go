@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
@@ -87,7 +88,7 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, deliveryID string) err
 // fanOut inserts a delivery and its job for every subscribed endpoint, in tx; an event
 // already delivered to an endpoint (a Kafka duplicate) adds nothing. It returns the
 // number of new deliveries.
-func (s *Service) fanOut(ctx context.Context, tx pgx.Tx, ev orderEvent) (int, error) {
+func (s *Service) fanOut(ctx context.Context, tx pgx.Tx, ev orderevent.Event) (int, error) {
 	env := ev.Environment
 	if env == "" {
 		env = "live"
@@ -205,7 +206,7 @@ func (s *Service) ListDeliveries(ctx context.Context, p auth.Principal, f Delive
 	if len(ds) > f.Limit {
 		page.Deliveries = ds[:f.Limit]
 		last := page.Deliveries[f.Limit-1]
-		page.NextCursor = cursor{at: last.CreatedAt, id: last.ID}.encode()
+		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
 	}
 	return page, nil
 }

@@ -2,15 +2,16 @@ package webhook
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
+
+	"github.com/steller/platform/analytics/orderevent"
 )
 
-// Event types an endpoint may subscribe to.
+// Event types an endpoint may subscribe to: the order event types of analytics/orderevent.
 const (
-	EventOrderCreated   = "order.created"
-	EventOrderCompleted = "order.completed"
-	EventOrderFailed    = "order.failed"
+	EventOrderCreated   = orderevent.TypeCreated
+	EventOrderCompleted = orderevent.TypeCompleted
+	EventOrderFailed    = orderevent.TypeFailed
 	// EventTest is sent by "send test event"; every endpoint receives it when asked.
 	EventTest = "webhook.test"
 )
@@ -18,36 +19,21 @@ const (
 // EventTypes are the subscribable event types.
 var EventTypes = []string{EventOrderCreated, EventOrderCompleted, EventOrderFailed}
 
-// orderEvent is the part of an order event (topic steller.order-events.v1) the dispatcher
-// reads. TODO: switch to analytics/orderevent.Event once it exists.
-type orderEvent struct {
-	EventID       string    `json:"event_id"`
-	Type          string    `json:"type"`
-	OrderID       string    `json:"order_id"`
-	PartnerID     string    `json:"partner_id"`
-	WorkspaceID   string    `json:"workspace_id"`
-	Environment   string    `json:"environment"`
-	ProductID     string    `json:"product_id"`
-	AmountCents   int64     `json:"amount_cents"`
-	Currency      string    `json:"currency"`
-	FailureReason string    `json:"failure_reason,omitempty"`
-	OccurredAt    time.Time `json:"occurred_at"`
-	RequestID     string    `json:"request_id,omitempty"`
-}
-
 // decodeError is an order event that can never be handled (it is skipped, not retried).
 type decodeError struct{ err error }
 
 func (e *decodeError) Error() string { return "webhook: order event: " + e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-func decodeOrderEvent(raw []byte) (orderEvent, error) {
-	var ev orderEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
+// decodeOrderEvent reads one message of topic steller.order-events.v1 against the contract
+// of analytics/orderevent; a workspace is required too, since endpoints belong to one.
+func decodeOrderEvent(raw []byte) (orderevent.Event, error) {
+	ev, err := orderevent.Decode(raw)
+	if err != nil {
 		return ev, &decodeError{err}
 	}
-	if ev.EventID == "" || ev.PartnerID == "" || ev.WorkspaceID == "" || ev.Type == "" {
-		return ev, &decodeError{fmt.Errorf("event %q lacks event_id, type, partner_id or workspace_id", ev.EventID)}
+	if ev.WorkspaceID == "" {
+		return ev, &decodeError{orderevent.ErrInvalid}
 	}
 	return ev, nil
 }
@@ -61,19 +47,21 @@ type Payload struct {
 
 // OrderData is the data of an order.* webhook.
 type OrderData struct {
-	EventID       string `json:"event_id"`
-	OrderID       string `json:"order_id"`
-	Environment   string `json:"environment"`
-	ProductID     string `json:"product_id"`
-	AmountCents   int64  `json:"amount_cents"`
-	Currency      string `json:"currency"`
-	FailureReason string `json:"failure_reason,omitempty"`
-	RequestID     string `json:"request_id,omitempty"`
+	EventID        string    `json:"event_id"`
+	OrderID        string    `json:"order_id"`
+	Environment    string    `json:"environment"`
+	ProductID      string    `json:"product_id"`
+	AmountCents    int64     `json:"amount_cents"`
+	Currency       string    `json:"currency"`
+	FailureReason  string    `json:"failure_reason,omitempty"`
+	OrderCreatedAt time.Time `json:"order_created_at"`
+	RequestID      string    `json:"request_id,omitempty"`
 }
 
-func orderPayload(ev orderEvent) ([]byte, error) {
-	return json.Marshal(Payload{Type: ev.Type, Timestamp: ev.OccurredAt.UTC(), Data: OrderData{
+func orderPayload(ev orderevent.Event) ([]byte, error) {
+	return json.Marshal(Payload{Type: ev.Type, Timestamp: time.UnixMilli(ev.OccurredAtMs).UTC(), Data: OrderData{
 		EventID: ev.EventID, OrderID: ev.OrderID, Environment: ev.Environment, ProductID: ev.ProductID,
-		AmountCents: ev.AmountCents, Currency: ev.Currency, FailureReason: ev.FailureReason, RequestID: ev.RequestID,
+		AmountCents: ev.AmountCents, Currency: ev.Currency, FailureReason: ev.FailureReason,
+		OrderCreatedAt: time.UnixMilli(ev.OrderCreatedAtMs).UTC(), RequestID: ev.RequestID,
 	}})
 }

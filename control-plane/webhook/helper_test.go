@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/control-plane/webhook"
 )
@@ -126,11 +127,16 @@ func (e *env) createEndpoint(t *testing.T, url string, types ...string) createdE
 
 // orderEvent is an order event as the order system publishes it.
 func (e *env) orderEvent(id, typ string) []byte {
-	raw, _ := json.Marshal(map[string]any{
-		"event_id": id, "type": typ, "order_id": "ord_" + id, "partner_id": e.tenant.PartnerID,
-		"workspace_id": e.tenant.WorkspaceID, "environment": "test", "product_id": "prod_amazon_25",
-		"amount_cents": 2500, "currency": "USD", "occurred_at": time.Now().UTC().Format(time.RFC3339Nano), "request_id": "req_" + id,
-	})
+	ev := orderevent.Event{SchemaVersion: orderevent.SchemaVersion, EventID: id, Type: typ, OrderID: "ord_" + id,
+		PartnerID: e.tenant.PartnerID, WorkspaceID: e.tenant.WorkspaceID, Environment: "test", ProductID: "prod_amazon_25",
+		AmountCents: 2500, Currency: "USD", OrderCreatedAtMs: time.Now().UnixMilli(), OccurredAtMs: time.Now().UnixMilli(), RequestID: "req_" + id}
+	if typ == orderevent.TypeFailed {
+		ev.FailureReason = orderevent.ReasonOutOfStock
+	}
+	raw, err := orderevent.Encode(ev)
+	if err != nil {
+		panic(err)
+	}
 	return raw
 }
 

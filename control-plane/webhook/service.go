@@ -183,7 +183,7 @@ func (s *Service) ListEndpoints(ctx context.Context, p auth.Principal, after str
 	if len(eps) > limit {
 		page.Endpoints = eps[:limit]
 		last := page.Endpoints[limit-1]
-		page.NextCursor = cursor{at: last.CreatedAt, id: last.ID}.encode()
+		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
 	}
 	return page, nil
 }
