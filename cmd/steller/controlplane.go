@@ -15,6 +15,7 @@ import (
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/apikey"
+	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
@@ -29,6 +30,8 @@ var controlPlaneSpec = config.Spec{
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
 		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
+		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv,
+		config.ConsoleEdgeURL,
 	},
 	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers, config.EdgeTokens},
 }
@@ -58,6 +61,9 @@ type controlPlane struct {
 	closers []func()
 	workers []func(context.Context) error
 	api     *api.API
+	// consoleEdge is the edge the console's test orders go through (--console-edge-url;
+	// steller dev sets it to its gateway before Run).
+	consoleEdge string
 }
 
 // URL is the control plane's base URL.
@@ -132,6 +138,15 @@ func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) 
 		return fail(err)
 	}
 	partner.Register(a.Huma(), partner.Deps{Partners: partners, RBAC: a.Checker()})
+	if err := wireWebhooks(cp, c, logger, pool, a); err != nil {
+		return fail(err)
+	}
+	cp.consoleEdge = c.ConsoleEdgeURL
+	con, err := console.New(console.Config{Keys: keys, Logger: logger, EdgeURL: func() string { return cp.consoleEdge }})
+	if err != nil {
+		return fail(err)
+	}
+	console.Register(a.Huma(), console.Deps{Console: con, RBAC: a.Checker()})
 
 	bundles, err := policy.NewBundleServer(policy.BundleServerConfig{
 		Pool: pool, Logger: logger, EdgeToken: c.EdgeTokens[0], MoreEdgeTokens: c.EdgeTokens[1:],

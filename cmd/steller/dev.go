@@ -28,6 +28,7 @@ var devSpec = config.Spec{Settings: []string{
 	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout, config.PortOffset,
 	config.GatewayAddr, config.GatewayOpsAddr, config.IngestAddr, config.IngestGroup, config.IngestBatchSize,
 	config.IngestFlush, config.RetentionDays, config.RequestLogTopic,
+	config.OrderEventTopic, config.SandboxAddr, config.SandboxDelay, config.WebhookDelivery, config.WebhookConcurrency,
 }}
 
 func devCommand() *cli.Command {
@@ -95,6 +96,9 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 	c.EdgeTokens = []string{secrets.EdgeToken}
+	// Local webhook receivers live on this machine: let deliveries reach loopback and
+	// private addresses (metadata and link-local addresses stay refused).
+	c.WebhookAllowPrivate = true
 	cp, err := newControlPlane(ctx, c, logger)
 	if err != nil {
 		return err
@@ -104,10 +108,16 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 
-	gw, err := newDevGateway(ctx, c, logger, stack.Dir, cp.URL(), secrets.EdgeToken)
+	vendor, err := newSandbox(ctx, c, logger)
 	if err != nil {
 		return err
 	}
+	defer vendor.Close()
+	gw, err := newDevGateway(ctx, c, logger, stack.Dir, cp.URL(), secrets.EdgeToken, vendor.URL())
+	if err != nil {
+		return err
+	}
+	cp.consoleEdge = gw.URL()
 	in, err := newIngest(ctx, c, logger)
 	if err != nil {
 		return err
@@ -116,6 +126,7 @@ func runDev(ctx context.Context, c config.Config) error {
 	group, ctx := errgroup.WithContext(ctx)
 	group.Go(func() error { return cp.Run(ctx) })
 	group.Go(func() error { return gw.Run(ctx) })
+	group.Go(func() error { return vendor.Run(ctx) })
 	group.Go(func() error { return in.Run(ctx) })
 	group.Go(func() error {
 		// The banner's curl must work when it appears: wait for the gateway's first keys.
@@ -124,21 +135,21 @@ func runDev(ctx context.Context, c config.Config) error {
 		if err := gw.WaitReady(waitCtx); err != nil && ctx.Err() == nil {
 			logger.Warn("gateway has no keys yet; the banner's curl may be refused until it has", "err", err)
 		}
-		printBanner(c, cp.URL(), gw, in, secrets, stack, ports)
+		printBanner(c, cp.URL(), gw, in, vendor, secrets, stack, ports)
 		return nil
 	})
 	return group.Wait()
 }
 
 // newDevGateway runs the built-in gateway against the local control plane (keys by edge
-// sync, policies as bundles), in front of the echo upstream that stands in for the sandbox
-// vendor.
-func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken string) (*edgeGateway, error) {
-	upstream, err := server.New(server.Config{Name: "dev-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(), Logger: logger})
+// sync, policies as bundles): test keys reach the sandbox vendor, live keys an echo
+// upstream that stands in for the production gift-card API.
+func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken, sandboxURL string) (*edgeGateway, error) {
+	upstream, err := server.New(server.Config{Name: "dev-live-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	c.SandboxUpstreamURL, c.LiveUpstreamURL = upstream.URL(), upstream.URL()
+	c.SandboxUpstreamURL, c.LiveUpstreamURL = sandboxURL, upstream.URL()
 	c.ControlPlaneURL, c.EdgeToken = controlPlane, edgeToken
 	c.PolicyBundleURL = controlPlane + policy.BundlePath
 	c.EdgeSnapshotPath = filepath.Join(dataDir, "edge-snapshot.json")
@@ -163,13 +174,14 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, gw *edgeGateway, in *ingestService, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, controlPlane string, gw *edgeGateway, in, vendor *service, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
   Control plane   %[1]s   (health %[1]s/healthz, readiness /readyz, metrics /metrics)
   API docs        %[1]s/docs   (OpenAPI %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
+  Sandbox vendor  %[16]s   (the upstream of test keys; reach it through the gateway)
   Ingest          %[14]s/metrics   (request logs: Kafka to ClickHouse %[3]s, table %[15]s.request_logs)
   Sandbox key     %[9]s
   Demo partner    %[10]s / %[11]s
@@ -179,12 +191,14 @@ Steller is running locally. Ctrl-C stops everything.
   Kafka           %[5]s
   Data and logs   %[6]s
 
-Try the edge with the sandbox key (an echo upstream shows what the upstream receives),
-and sign in to the API as the demo partner:
+Order a test gift card through the edge with the sandbox key (it completes in a few
+seconds; GET /v1/orders/{id} shows the card), and sign in to the API as the demo partner:
   curl -s -H 'Authorization: Bearer %[9]s' %[7]s/v1/catalog
+  curl -s -X POST -H 'Authorization: Bearer %[9]s' -H 'Idempotency-Key: first-order' \
+       -H 'Content-Type: application/json' -d '{"product_id":"sbx_amazing_books","amount_cents":2500}' %[7]s/v1/orders
   curl -s -X POST %[1]s/v1/auth/login -H 'Content-Type: application/json' \
        -d '{"email":"%[10]s","password":"%[11]s"}'
 `, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
 		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword,
-		in.ops.URL(), c.ClickHouseDatabase)
+		in.URL(), c.ClickHouseDatabase, vendor.URL())
 }

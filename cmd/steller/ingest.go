@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/ingest"
 	"github.com/steller/platform/analytics/schema"
@@ -44,39 +42,14 @@ func ingestCommand() *cli.Command {
 	}
 }
 
-// ingestService is the ingest with its retention loop and operational endpoints.
-type ingestService struct {
-	ops     *server.Server
-	workers []func(context.Context) error
-	close   func()
-}
-
-// Close releases the ClickHouse connection.
-func (s *ingestService) Close() { s.close() }
-
-// Run consumes until ctx ends, then finishes the batch in hand.
-func (s *ingestService) Run(ctx context.Context) error {
-	group, ctx := errgroup.WithContext(ctx)
-	group.Go(func() error { return s.ops.Run(ctx) })
-	for _, w := range s.workers {
-		group.Go(func() error {
-			if err := w(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
-		})
-	}
-	return group.Wait()
-}
-
 // newIngest connects ClickHouse, checks its schema is migrated, and wires the consumer,
 // the retention loop and the ops server (whose registry carries the ingest's metrics).
-func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*ingestService, error) {
+func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*service, error) {
 	conn, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword})
 	if err != nil {
 		return nil, err
 	}
-	s := &ingestService{close: func() { conn.Close() }}
+	s := &service{close: func() { conn.Close() }}
 	reg := server.NewRegistry()
 	in, err := ingest.New(ingest.Config{
 		Brokers: c.KafkaBrokers, Topic: c.RequestLogTopic, GroupID: c.IngestGroup, Conn: conn, Database: c.ClickHouseDatabase,

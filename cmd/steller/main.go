@@ -1,5 +1,5 @@
 // Command steller is the one binary of the Steller platform: each long-running service is
-// a subcommand (control-plane, gateway, ingest; the sandbox vendor as it arrives), plus
+// a subcommand (control-plane, gateway, ingest, sandbox), plus
 // `steller migrate`, the local server stack (`steller stack`) and `steller dev`, which runs
 // the whole platform on this machine.
 package main
@@ -36,6 +36,7 @@ func serviceSpecs() map[string]config.Spec {
 		"gateway":       gatewaySpec,
 		"ingest":        ingestSpec,
 		"migrate":       migrateSpec,
+		"sandbox":       sandboxSpec,
 	}
 }
 
@@ -51,6 +52,7 @@ func rootCommand() *cli.Command {
 			controlPlaneCommand(),
 			gatewayCommand(),
 			ingestCommand(),
+			sandboxCommand(),
 			migrateCommand(),
 			stackCommand(),
 			createAdminCommand(),

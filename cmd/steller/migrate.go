@@ -12,6 +12,7 @@ import (
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/migration"
+	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/internal/config"
 )
 
@@ -47,6 +48,9 @@ func migrate(ctx context.Context, c config.Config, logger *slog.Logger, replicat
 	defer pool.Close()
 	v, err := migration.Up(ctx, pool, logger)
 	if err != nil {
+		return err
+	}
+	if err := webhook.MigrateQueue(ctx, pool); err != nil {
 		return err
 	}
 	logger.Info("postgres schema up to date", "version", v)

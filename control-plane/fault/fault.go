@@ -1,6 +1,6 @@
 // Package fault owns the control plane's error kinds (not found, conflict, validation,
-// forbidden, unauthorized, rate limited) and their one mapping to RFC 9457 problem
-// responses. Stores and services return these kinds; handlers return fault.Problem(err),
+// forbidden, unauthorized, rate limited, gone, unavailable) and their one mapping to RFC
+// 9457 problem responses. Stores and services return these kinds; handlers return fault.Problem(err),
 // so an error is translated to HTTP in exactly one place.
 package fault
 
@@ -27,6 +27,8 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrGone: the thing existed but can no longer be used (expired or used invitation).
 	ErrGone = errors.New("gone")
+	// ErrUnavailable: a service this one depends on is not configured or not answering.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // Error is an error of one kind with a message safe to show to the caller and, for
@@ -89,6 +91,8 @@ func Problem(err error) error {
 		return huma.NewError(http.StatusTooManyRequests, message)
 	case errors.Is(err, ErrGone):
 		return huma.NewError(http.StatusGone, message)
+	case errors.Is(err, ErrUnavailable):
+		return huma.Error503ServiceUnavailable(message)
 	}
 	return huma.Error500InternalServerError("internal error")
 }

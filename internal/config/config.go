@@ -93,6 +93,20 @@ type Config struct {
 	SpoolMaxBytes int64
 	// RequestLogTopic is the Kafka topic of request-log events.
 	RequestLogTopic string
+	// OrderEventTopic is the Kafka topic of order events.
+	OrderEventTopic string
+	// SandboxAddr is the listen address of the sandbox gift-card vendor.
+	SandboxAddr string
+	// SandboxCompletionDelay is how long a sandbox order stays pending.
+	SandboxCompletionDelay time.Duration
+	// WebhookDelivery runs the webhook dispatcher and delivery workers in the control plane.
+	WebhookDelivery bool
+	// WebhookConcurrency is how many webhook deliveries one process runs at once.
+	WebhookConcurrency int
+	// WebhookAllowPrivate lets webhook deliveries reach loopback and private addresses.
+	WebhookAllowPrivate bool
+	// ConsoleEdgeURL is the edge the portal console sends its test orders through.
+	ConsoleEdgeURL string
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -148,6 +162,13 @@ const (
 	SpoolDir           = "spool-dir"
 	SpoolMaxBytes      = "spool-max-bytes"
 	RequestLogTopic    = "request-log-topic"
+	OrderEventTopic    = "order-event-topic"
+	SandboxAddr        = "sandbox-addr"
+	SandboxDelay       = "sandbox-completion-delay"
+	WebhookDelivery    = "webhook-delivery"
+	WebhookConcurrency = "webhook-concurrency"
+	WebhookAllowPriv   = "webhook-allow-private-networks"
+	ConsoleEdgeURL     = "console-edge-url"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -317,6 +338,34 @@ func Settings() []Setting {
 		{Flag: RequestLogTopic, Env: []string{"STELLER_REQUEST_LOG_TOPIC"}, Default: "steller.request-logs.v1",
 			Usage: "Kafka topic of request-log events (the edge writes it, the ingest reads it; its dead letters go to <topic>.dlq)",
 			parse: func(c *Config, v string) error { c.RequestLogTopic = v; return nonEmpty(v) }},
+		{Flag: OrderEventTopic, Env: []string{"STELLER_ORDER_EVENT_TOPIC"}, Default: "steller.order-events.v1",
+			Usage: "Kafka topic of order events (the sandbox vendor and the live order system write it, the webhook dispatcher reads it)",
+			parse: func(c *Config, v string) error { c.OrderEventTopic = v; return nonEmpty(v) }},
+		{Flag: SandboxAddr, Env: []string{"STELLER_SANDBOX_ADDR"}, Default: "127.0.0.1:8300",
+			Usage: "listen address of the sandbox gift-card vendor (the upstream of test keys; /healthz, /readyz, /metrics too)",
+			parse: func(c *Config, v string) error { c.SandboxAddr = v; return hostPort(v) }},
+		{Flag: SandboxDelay, Env: []string{"STELLER_SANDBOX_COMPLETION_DELAY"}, Default: "2s",
+			Usage: "how long a sandbox order stays pending before it completes or fails",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err == nil && (d <= 0 || d > time.Hour) {
+					err = errors.New("must be positive and at most 1h")
+				}
+				c.SandboxCompletionDelay = d
+				return err
+			}},
+		{Flag: WebhookDelivery, Env: []string{"STELLER_WEBHOOK_DELIVERY"}, Default: "true",
+			Usage: "run the webhook dispatcher (order events from Kafka) and delivery workers in this control-plane process",
+			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookDelivery) }},
+		{Flag: WebhookConcurrency, Env: []string{"STELLER_WEBHOOK_CONCURRENCY"}, Default: "100",
+			Usage: "most webhook deliveries one process runs at once",
+			parse: func(c *Config, v string) error { return positiveInt(v, 10_000, &c.WebhookConcurrency) }},
+		{Flag: WebhookAllowPriv, Env: []string{"STELLER_WEBHOOK_ALLOW_PRIVATE_NETWORKS"}, Default: "false",
+			Usage: "let webhook deliveries reach loopback and private addresses (local development only; metadata and link-local stay refused)",
+			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookAllowPrivate) }},
+		{Flag: ConsoleEdgeURL, Env: []string{"STELLER_CONSOLE_EDGE_URL"},
+			Usage: "edge (gateway or Kong) URL that the portal console's test orders go through; empty disables the console",
+			parse: func(c *Config, v string) error { c.ConsoleEdgeURL = v; return httpURL(v) }},
 	}
 }
 
@@ -367,6 +416,16 @@ func oneOf(v string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+// boolean parses true or false into dst.
+func boolean(v string, dst *bool) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("must be true or false")
+	}
+	*dst = b
+	return nil
 }
 
 func nonEmpty(v string) error {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/analytics/warehouse"
+)
+
+// hookReceiver is a partner's webhook receiver: it verifies every delivery with its own
+// Standard Webhooks check (written here, apart from the signer) and keeps the good ones.
+type hookReceiver struct {
+	mu       sync.Mutex
+	secret   string
+	received []map[string]any
+	bad      int
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.secret, "whsec_"))
+	ok := err == nil
+	if ok {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(r.Header.Get("webhook-id") + "." + r.Header.Get("webhook-timestamp") + "."))
+		mac.Write(body)
+		want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		ok = false
+		for _, sig := range strings.Fields(r.Header.Get("webhook-signature")) {
+			ok = ok || hmac.Equal([]byte(sig), []byte(want))
+		}
+	}
+	if !ok {
+		h.bad++
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var payload map[string]any
+	_ = json.Unmarshal(body, &payload)
+	payload["webhook-id"] = r.Header.Get("webhook-id")
+	h.received = append(h.received, payload)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ofType returns the verified deliveries of one event type.
+func (h *hookReceiver) ofType(typ string) []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]any
+	for _, p := range h.received {
+		if p["type"] == typ {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// firstCallJourney walks a new partner's first success on a running `steller dev`: signup
+// → sandbox key → a webhook endpoint → a test order through the built-in gateway → the
+// order completes with a card → a signed order.completed webhook arrives → the request is
+// in ClickHouse. Then the console places an order with no key copied, which shows up in
+// ClickHouse the same way.
+func firstCallJourney(t *testing.T, run *devRun) {
+	t.Helper()
+	cp, gw := run.controlPlane, run.gateway
+
+	var signup struct {
+		APIKey struct {
+			Secret string `json:"secret"`
+		} `json:"api_key"`
+		Partner struct {
+			ID string `json:"id"`
+		} `json:"partner"`
+		Session struct {
+			Token string `json:"token"`
+		} `json:"session"`
+	}
+	status := call(t, http.MethodPost, cp+"/v1/public/signup", "", map[string]string{
+		"company": "Journey Gifts", "name": "Jo Urney", "email": "jo@journey.example", "password": "first-call-Journey-1",
+	}, &signup)
+	require.Equal(t, http.StatusCreated, status)
+	session, key := signup.Session.Token, signup.APIKey.Secret
+
+	receiver := &hookReceiver{}
+	hooks := httptest.NewServer(receiver)
+	defer hooks.Close()
+	var endpoint struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	status = call(t, http.MethodPost, cp+"/v1/webhooks/endpoints", session, map[string]any{
+		"url": hooks.URL + "/steller", "environment": "test", "event_types": []string{"order.completed", "order.failed"},
+	}, &endpoint)
+	require.Equal(t, http.StatusCreated, status)
+	receiver.mu.Lock()
+	receiver.secret = endpoint.Secret
+	receiver.mu.Unlock()
+
+	// The first order, as the banner's curl places it. The new key reaches the edge by
+	// edge sync within about a second.
+	var order struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Card   *struct {
+			Code string `json:"code"`
+		} `json:"card"`
+	}
+	var requestID string
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequest(http.MethodPost, gw+"/v1/orders", strings.NewReader(`{"product_id":"sbx_amazing_books","amount_cents":2500}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Idempotency-Key", "journey-1")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		requestID = resp.Header.Get("X-Request-Id")
+		return resp.StatusCode < 300 && json.NewDecoder(resp.Body).Decode(&order) == nil
+	}, 10*time.Second, 100*time.Millisecond, "the sandbox key never placed an order through the gateway")
+	require.NotEmpty(t, order.ID)
+	require.NotEmpty(t, requestID)
+
+	require.Eventually(t, func() bool {
+		order.Card = nil
+		req, err := http.NewRequest(http.MethodGet, gw+"/v1/orders/"+order.ID, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&order) == nil && order.Status == "completed"
+	}, 20*time.Second, 100*time.Millisecond, "the order never completed")
+	require.NotNil(t, order.Card)
+	assert.NotEmpty(t, order.Card.Code)
+
+	require.Eventually(t, func() bool { return len(receiver.ofType("order.completed")) == 1 }, 20*time.Second, 100*time.Millisecond,
+		"no signed order.completed webhook arrived (rejected signatures: %d)", receiver.bad)
+	hook := receiver.ofType("order.completed")[0]
+	data, _ := hook["data"].(map[string]any)
+	assert.Equal(t, order.ID, data["order_id"])
+	assert.Equal(t, requestID, data["request_id"], "the webhook does not name the edge request that created the order")
+	assert.Zero(t, receiver.bad, "a delivery carried a bad signature")
+
+	ch, err := warehouse.Open(context.Background(), warehouse.Config{Addr: run.clickhouse, User: "default"})
+	require.NoError(t, err)
+	defer ch.Close()
+	inClickHouse := func(requestID string) func() bool {
+		return func() bool {
+			var partner string
+			var code uint16
+			err := ch.QueryRow(context.Background(),
+				"SELECT partner_id, status FROM steller.request_logs WHERE request_id = ? LIMIT 1", requestID).Scan(&partner, &code)
+			return err == nil && partner == signup.Partner.ID && code < 300
+		}
+	}
+	require.Eventually(t, inClickHouse(requestID), 30*time.Second, 200*time.Millisecond, "request %s never reached ClickHouse", requestID)
+
+	// The console: signed in, no key copied, the same path through the edge.
+	var console struct {
+		RequestID string          `json:"request_id"`
+		Status    int             `json:"status"`
+		Response  json.RawMessage `json:"response"`
+	}
+	raw, _ := json.Marshal(map[string]any{"amount_cents": 1000})
+	req, err := http.NewRequest(http.MethodPost, cp+"/v1/console/test-order", bytes.NewReader(raw))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+session)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&console))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Less(t, console.Status, 300, "the console's order was refused: %s", console.Response)
+	assert.Contains(t, string(console.Response), `"status":"pending"`)
+	require.Eventually(t, inClickHouse(console.RequestID), 30*time.Second, 200*time.Millisecond,
+		"the console's request %s never reached ClickHouse", console.RequestID)
+}
