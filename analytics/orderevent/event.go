@@ -1,8 +1,8 @@
 // Package orderevent owns the order event: the record of one order state change (created,
 // completed, failed) that the sandbox vendor and the live order system both publish to the
-// Kafka topic steller.order-events.v1, keyed by partner id, and that the webhook dispatcher,
-// the revenue figures and the activation detector consume. It also owns the publisher that
-// writes events to that topic.
+// Kafka topic steller.order-events.v1, keyed by partner id, and that the webhook dispatcher
+// consumes (revenue figures and activation tracking are to read it too). It also owns the
+// publisher that writes events to that topic.
 //
 // Event is versioned like the request-log event: fields are only ever added, and a change
 // that consumers cannot ignore bumps SchemaVersion and moves to a new topic. Times are Unix

@@ -30,6 +30,7 @@ func TestRequestsWithoutTheEdgeIdentityAreRefused(t *testing.T) {
 	}{
 		{"no partner", "X-Steller-Partner-Id", "", http.StatusUnauthorized, "missing_identity"},
 		{"no environment", "X-Steller-Environment", "", http.StatusUnauthorized, "missing_identity"},
+		{"no workspace", "X-Steller-Workspace-Id", "", http.StatusUnauthorized, "missing_identity"},
 		{"live key", "", "live", http.StatusForbidden, "environment_not_sandbox"},
 		{"unknown environment", "", "staging", http.StatusForbidden, "environment_not_sandbox"},
 	}

@@ -49,7 +49,7 @@ func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 			requestID:   r.Header.Get(edge.HeaderRequestID),
 		}
 		env := r.Header.Get(edge.HeaderEnvironment)
-		if c.partnerID == "" || env == "" {
+		if c.partnerID == "" || c.workspaceID == "" || env == "" {
 			writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
 			return
 		}

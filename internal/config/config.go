@@ -345,7 +345,7 @@ func Settings() []Setting {
 			Usage: "listen address of the sandbox gift-card vendor (the upstream of test keys; /healthz, /readyz, /metrics too)",
 			parse: func(c *Config, v string) error { c.SandboxAddr = v; return hostPort(v) }},
 		{Flag: SandboxDelay, Env: []string{"STELLER_SANDBOX_COMPLETION_DELAY"}, Default: "2s",
-			Usage: "how long a sandbox order stays pending before it completes or fails",
+			Usage: "how long a sandbox order stays pending before it completes or fails (orders with the vendor_timeout magic amount wait 10s)",
 			parse: func(c *Config, v string) error {
 				d, err := time.ParseDuration(v)
 				if err == nil && (d <= 0 || d > time.Hour) {
