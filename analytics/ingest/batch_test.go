@@ -118,30 +118,6 @@ func TestBatchDecodeSplitsRowsFromDeadLetters(t *testing.T) {
 	assert.Zero(t, b.rows())
 }
 
-func TestDeadLetterMessageKeepsTheOriginalAndAddsTheReason(t *testing.T) {
-	t.Parallel()
-	src := kafka.Message{
-		Topic: "steller.request-logs.v1", Partition: 3, Offset: 42, Key: []byte("ptr_1"), Value: []byte("{oops"),
-		Headers: []kafka.Header{{Key: "trace", Value: []byte("abc")}},
-	}
-	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	got := deadLetterMessage(deadLetter{msg: src, why: rejection{ReasonInvalidJSON, strings.Repeat("x", 600)}}, at)
-	assert.Equal(t, src.Key, got.Key)
-	assert.Equal(t, src.Value, got.Value)
-	for key, want := range map[string]string{
-		"trace": "abc", HeaderReason: ReasonInvalidJSON, HeaderSourceTopic: "steller.request-logs.v1",
-		HeaderSourcePartition: "3", HeaderSourceOffset: "42", HeaderDeadLetteredAt: "2026-01-02T03:04:05Z",
-	} {
-		v, ok := HeaderValue(got, key)
-		assert.True(t, ok, key)
-		assert.Equal(t, want, v, key)
-	}
-	detail, _ := HeaderValue(got, HeaderError)
-	assert.Len(t, detail, maxErrorHeader)
-	_, ok := HeaderValue(got, "missing")
-	assert.False(t, ok)
-}
-
 // The fast parser must agree with encoding/json on everything json.Marshal writes.
 func TestParseAgreesWithEncodingJSON(t *testing.T) {
 	t.Parallel()

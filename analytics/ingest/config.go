@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/steller/platform/analytics/deadletter"
 	"github.com/steller/platform/analytics/topic"
 )
 
@@ -32,7 +33,7 @@ const (
 )
 
 // DefaultDeadLetterTopic is where undecodable request-log messages go.
-const DefaultDeadLetterTopic = topic.RequestLogs + ".dlq"
+const DefaultDeadLetterTopic = topic.RequestLogs + deadletter.Suffix
 
 // Config configures an Ingest. Zero values take the defaults above.
 type Config struct {
@@ -142,7 +143,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	defStr(&cfg.Topic, topic.RequestLogs)
 	defStr(&cfg.GroupID, DefaultGroupID)
-	defStr(&cfg.DeadLetterTopic, cfg.Topic+".dlq")
+	defStr(&cfg.DeadLetterTopic, cfg.Topic+deadletter.Suffix)
 	def(&cfg.DeadLetterReplication, 1)
 	def(&cfg.BatchSize, DefaultBatchSize)
 	def(&cfg.FetchMaxBytes, DefaultFetchMaxBytes)
