@@ -89,11 +89,7 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, deliveryID string) err
 // already delivered to an endpoint (a Kafka duplicate) adds nothing. It returns the
 // number of new deliveries.
 func (s *Service) fanOut(ctx context.Context, tx pgx.Tx, ev orderevent.Event) (int, error) {
-	env := ev.Environment
-	if env == "" {
-		env = "live"
-	}
-	rows, _ := tx.Query(ctx, subscribersSQL, ev.PartnerID, ev.WorkspaceID, env, ev.Type)
+	rows, _ := tx.Query(ctx, subscribersSQL, ev.PartnerID, ev.WorkspaceID, ev.Environment, ev.Type)
 	endpoints, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(endpoints) == 0 {
 		return 0, err

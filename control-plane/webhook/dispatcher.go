@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/steller/platform/analytics/deadletter"
+	"github.com/steller/platform/analytics/topic"
 )
 
 // OrderEventsTopic is the Kafka topic of order events.
-const OrderEventsTopic = "steller.order-events.v1"
+const OrderEventsTopic = topic.OrderEvents
 
 // DispatcherConfig configures the Dispatcher.
 type DispatcherConfig struct {
@@ -27,11 +30,18 @@ type DispatcherConfig struct {
 	Logger *slog.Logger
 	// SessionTimeout of the consumer group; 10 s when zero (tests shorten it).
 	SessionTimeout time.Duration
+	// DeadLetterTopic receives order events that can never be handled; Topic + ".dlq"
+	// when empty. Run creates it if missing.
+	DeadLetterTopic string
+	// DeadLetterReplication is the dead-letter topic's replication factor when Run creates
+	// it; 1 when zero.
+	DeadLetterReplication int
 }
 
 // Dispatcher consumes order events and turns each into delivery jobs: deliveries and
 // jobs are committed in PostgreSQL first, the Kafka offset after, so a crash replays
-// events and the unique (event_id, endpoint_id) drops the replays.
+// events and the unique (event_id, endpoint_id) drops the replays. An event that breaks the
+// contract goes to the dead-letter topic with the reason, and the partition moves on.
 type Dispatcher struct {
 	cfg DispatcherConfig
 	log *slog.Logger
@@ -51,11 +61,35 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 10 * time.Second
 	}
+	if cfg.DeadLetterTopic == "" {
+		cfg.DeadLetterTopic = cfg.Topic + deadletter.Suffix
+	}
+	if cfg.DeadLetterTopic == cfg.Topic {
+		return nil, errors.New("webhook.NewDispatcher: DeadLetterTopic must differ from Topic")
+	}
+	if cfg.DeadLetterReplication <= 0 {
+		cfg.DeadLetterReplication = 1
+	}
 	return &Dispatcher{cfg: cfg, log: cfg.Logger.With("component", "webhook-dispatcher")}, nil
 }
 
 // Run consumes until ctx ends; it returns nil on cancellation.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if err := topic.Ensure(ctx, d.cfg.Brokers, []topic.Spec{{
+		Name: d.cfg.DeadLetterTopic, Partitions: 1, ReplicationFactor: d.cfg.DeadLetterReplication,
+	}}); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("webhook dispatcher: dead-letter topic: %w", err)
+	}
+	dlq := &kafka.Writer{Addr: kafka.TCP(d.cfg.Brokers...), Topic: d.cfg.DeadLetterTopic,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
+	defer func() {
+		if err := dlq.Close(); err != nil {
+			d.log.Warn("close dead-letter writer", "err", err)
+		}
+	}()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: d.cfg.Brokers, GroupID: d.cfg.GroupID, Topic: d.cfg.Topic,
 		StartOffset: kafka.FirstOffset, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
@@ -77,7 +111,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("webhook dispatcher: fetch: %w", err)
 		}
-		if err := d.handle(ctx, m); err != nil {
+		if err := d.handle(ctx, dlq, m); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -92,24 +126,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// handle stores one event's deliveries, retrying the database until it answers; an event
-// that cannot be decoded is logged and skipped.
-func (d *Dispatcher) handle(ctx context.Context, m kafka.Message) error {
-	backoff := 100 * time.Millisecond
-	for {
+// ReasonInvalidEvent is the dead-letter reason of an order event that breaks the contract.
+const ReasonInvalidEvent = "invalid_order_event"
+
+// handle stores one event's deliveries, or dead-letters an event that breaks the contract,
+// retrying the database or Kafka until it answers.
+func (d *Dispatcher) handle(ctx context.Context, dlq *kafka.Writer, m kafka.Message) error {
+	return retry(ctx, d.log, "store deliveries", func() error {
 		n, err := d.cfg.Service.HandleOrderEvent(ctx, m.Value)
-		if err == nil {
-			if n > 0 {
-				d.log.Debug("order event fanned out", "deliveries", n, "offset", m.Offset)
-			}
-			return nil
-		}
 		var decodeErr *decodeError
 		if errors.As(err, &decodeErr) {
-			d.log.Error("skipping undecodable order event", "partition", m.Partition, "offset", m.Offset, "err", err)
+			return retry(ctx, d.log, "dead-letter write", func() error {
+				if err := dlq.WriteMessages(ctx, deadletter.Message(m, ReasonInvalidEvent, err.Error(), time.Now())); err != nil {
+					return err
+				}
+				d.log.Error("dead-lettered an order event", "topic", d.cfg.DeadLetterTopic, "partition", m.Partition,
+					"offset", m.Offset, "err", err)
+				return nil
+			})
+		}
+		if err == nil && n > 0 {
+			d.log.Debug("order event fanned out", "deliveries", n, "offset", m.Offset)
+		}
+		return err
+	})
+}
+
+// retry runs op until it succeeds or ctx ends, backing off from 100 ms to 10 s.
+func retry(ctx context.Context, log *slog.Logger, what string, op func() error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := op()
+		if err == nil {
 			return nil
 		}
-		d.log.Warn("storing deliveries failed; retrying", "offset", m.Offset, "err", err)
+		log.Warn(what+" failed; retrying", "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -2,16 +2,12 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +50,8 @@ type env struct {
 	clock   *clock
 	tenant  partnertest.Tenant
 	as      string
+	opts    options
+	guard   webhook.Guard
 }
 
 type options struct {
@@ -61,45 +59,90 @@ type options struct {
 	resolve  webhook.Resolver
 	guard    *webhook.Guard
 	noWorker bool
+	// idle makes the River client without starting it (benchmarks start it themselves).
+	idle bool
 }
 
 // setup builds the service on a fresh database with River's tables, a River client that
 // works deliveries (allowed to reach loopback receivers) and a seeded tenant.
-func setup(t *testing.T, o options) *env {
+//
+// The clock starts an hour ahead of real time and whole to the second: River schedules a
+// retry at the worker's clock plus the wait, so every retry lies in River's future and runs
+// only when a test calls retryNow, and the times read back from PostgreSQL compare exactly.
+func setup(t testing.TB, o options) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool := partnertest.DB(t)
 	require.NoError(t, webhook.MigrateQueue(ctx, pool))
-	log := slog.New(slog.DiscardHandler)
-	clk := &clock{t: time.Now()}
-	guard := webhook.Guard{AllowPrivateNetworks: true}
+	e := &env{pool: pool, opts: o, clock: &clock{t: time.Now().Add(time.Hour).Truncate(time.Second)},
+		guard: webhook.Guard{AllowPrivateNetworks: true}}
 	if o.guard != nil {
-		guard = *o.guard
+		e.guard = *o.guard
 	}
+	e.river, e.svc = e.newQueue(t)
+	if !o.noWorker && !o.idle {
+		e.start(t)
+	}
+	var log humatest.TB = t
+	if _, ok := t.(*testing.B); ok {
+		log = quiet{t} // benchmarks print every log line, and humatest logs each request
+	}
+	handler, api := humatest.New(log)
+	api.UseMiddleware(partnertest.Middleware)
+	webhook.Register(api, webhook.Deps{Webhooks: e.svc, RBAC: partnertest.Checker{}})
+	e.tenant = partnertest.Seed(t, pool, "Hooked", true)
+	e.api, e.handler, e.as = api, handler, partnertest.Header(e.tenant.Owner)
+	return e
+}
+
+// quiet is a humatest.TB that drops humatest's request logs.
+type quiet struct{ testing.TB }
+
+func (quiet) Log(...any)          {}
+func (quiet) Logf(string, ...any) {}
+
+// newQueue makes a River client (with a delivery worker unless noWorker) and a Service
+// inserting into it, on the env's database.
+func (e *env) newQueue(t testing.TB) (*river.Client[pgx.Tx], *webhook.Service) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
 	var worker *webhook.Worker
-	if !o.noWorker {
+	if !e.opts.noWorker {
 		var err error
-		worker, err = webhook.NewWorker(webhook.WorkerConfig{Pool: pool, Logger: log, Now: clk.Now, Guard: guard, Resolve: o.resolve, Timeout: o.timeout})
+		worker, err = webhook.NewWorker(webhook.WorkerConfig{Pool: e.pool, Logger: log, Now: e.clock.Now,
+			Guard: e.guard, Resolve: e.opts.resolve, Timeout: e.opts.timeout})
 		require.NoError(t, err)
 	}
-	rc, err := webhook.NewClient(webhook.ClientConfig{Pool: pool, Logger: log, Worker: worker})
+	rc, err := webhook.NewClient(webhook.ClientConfig{Pool: e.pool, Logger: log, Worker: worker})
 	require.NoError(t, err)
-	svc, err := webhook.New(webhook.Config{Pool: pool, Queue: rc, Logger: log, Now: clk.Now,
-		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: guard}})
+	svc, err := webhook.New(webhook.Config{Pool: e.pool, Queue: rc, Logger: log, Now: e.clock.Now,
+		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: e.guard}})
 	require.NoError(t, err)
-	if worker != nil {
-		require.NoError(t, rc.Start(ctx))
-		t.Cleanup(func() {
-			stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = rc.Stop(stop)
-		})
-	}
-	handler, api := humatest.New(t)
-	api.UseMiddleware(partnertest.Middleware)
-	webhook.Register(api, webhook.Deps{Webhooks: svc, RBAC: partnertest.Checker{}})
-	tn := partnertest.Seed(t, pool, "Hooked", true)
-	return &env{pool: pool, svc: svc, river: rc, api: api, handler: handler, clock: clk, tenant: tn, as: partnertest.Header(tn.Owner)}
+	return rc, svc
+}
+
+// start starts the env's River client; it is stopped when the test ends.
+func (e *env) start(t testing.TB) {
+	t.Helper()
+	rc := e.river
+	require.NoError(t, rc.Start(context.Background()))
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rc.Stop(stop)
+	})
+}
+
+// crashAndRestart stops the River client the hard way (running deliveries have their
+// context cancelled mid-request), then starts a new client, worker and Service on the
+// same database, as a restarted process would.
+func (e *env) crashAndRestart(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.river.StopAndCancel(ctx))
+	e.river, e.svc = e.newQueue(t)
+	e.start(t)
 }
 
 type createdEndpoint struct {
@@ -107,7 +150,7 @@ type createdEndpoint struct {
 	Secret string `json:"secret"`
 }
 
-func decode[T any](t *testing.T, resp *httptest.ResponseRecorder) T {
+func decode[T any](t testing.TB, resp *httptest.ResponseRecorder) T {
 	t.Helper()
 	var v T
 	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &v), resp.Body.String())
@@ -115,7 +158,7 @@ func decode[T any](t *testing.T, resp *httptest.ResponseRecorder) T {
 }
 
 // createEndpoint makes a test-environment endpoint for url through the API.
-func (e *env) createEndpoint(t *testing.T, url string, types ...string) createdEndpoint {
+func (e *env) createEndpoint(t testing.TB, url string, types ...string) createdEndpoint {
 	t.Helper()
 	if len(types) == 0 {
 		types = []string{"order.completed", "order.failed"}
@@ -140,8 +183,8 @@ func (e *env) orderEvent(id, typ string) []byte {
 	return raw
 }
 
-// deliveryStatus returns the delivery's status and attempts, looked up by event id.
-func (e *env) deliveries(t *testing.T, status string) int {
+// deliveries counts the deliveries in status.
+func (e *env) deliveries(t testing.TB, status string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries WHERE status = $1`, status).Scan(&n))
@@ -149,7 +192,7 @@ func (e *env) deliveries(t *testing.T, status string) int {
 }
 
 // retryNow makes every waiting delivery job runnable at once (standing in for time passing).
-func (e *env) retryNow(t *testing.T) int {
+func (e *env) retryNow(t testing.TB) int {
 	t.Helper()
 	rows, _ := e.pool.Query(context.Background(), `SELECT id FROM river_job WHERE state IN ('retryable', 'scheduled')`)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
@@ -161,51 +204,46 @@ func (e *env) retryNow(t *testing.T) int {
 	return len(ids)
 }
 
-// verify checks a Standard Webhooks signature independently of the package's signer:
-// any of the space-separated v1 signatures made with any of secrets is accepted.
-func verify(secrets []string, id, ts, sigHeader string, body []byte) bool {
-	for _, secret := range secrets {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-		if err != nil {
-			continue
-		}
-		mac := hmac.New(sha256.New, key)
-		io.WriteString(mac, id+"."+ts+".")
-		mac.Write(body)
-		want := mac.Sum(nil)
-		for _, part := range strings.Fields(sigHeader) {
-			version, sig, ok := strings.Cut(part, ",")
-			if !ok || version != "v1" {
-				continue
-			}
-			got, err := base64.StdEncoding.DecodeString(sig)
-			if err == nil && hmac.Equal(got, want) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// receiver is a webhook consumer: it verifies signatures and timestamps, dedupes by
-// webhook-id, and answers what respond says (200 when nil).
+// receiver is a webhook consumer: it verifies every request with verifyWebhook against its
+// own clock (the test clock), dedupes by webhook-id, and answers 204 unless respond fails
+// the request. A request that fails verification fails the test when it ends, unless
+// refusalsExpected.
 type receiver struct {
-	t       *testing.T
-	srv     *httptest.Server
-	mu      sync.Mutex
-	secrets []string
-	seen    map[string]int // webhook-id -> accepted deliveries
-	calls   int
-	bad     int
-	bodies  map[string][]byte
-	sigs    []string
-	respond func(n int, w http.ResponseWriter, r *http.Request) bool // true: handled (not accepted)
+	srv  *httptest.Server
+	now  func() time.Time
+	done chan struct{} // closed when the test ends, releasing handlers that hang
+	mu   sync.Mutex
+	// secrets verify signatures: the endpoint's current one, or both during a rotation.
+	secrets          []string
+	refusalsExpected bool
+	seen             map[string]int // webhook-id -> processed requests (more than 1: duplicates it dropped)
+	calls            int
+	perID            map[string]int // webhook-id -> requests, verified or not
+	bad              int
+	bodies           map[string][]byte
+	sigs             []string
+	first            map[string]time.Time // webhook-id -> wall time it was first processed
+	// respond may fail a verified request on purpose (true: answered, not processed).
+	// n counts every request, call the requests of this webhook-id.
+	respond func(n, call int, w http.ResponseWriter, r *http.Request) bool
+	// answer may answer a processed request itself (true) instead of 204.
+	answer  func(call int, w http.ResponseWriter, r *http.Request) bool
+	hanging int // requests now held by hang
 }
 
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{t: t, seen: map[string]int{}, bodies: map[string][]byte{}}
+func newReceiver(t testing.TB, c *clock) *receiver {
+	rc := &receiver{now: c.Now, done: make(chan struct{}), seen: map[string]int{}, perID: map[string]int{},
+		bodies: map[string][]byte{}, first: map[string]time.Time{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	t.Cleanup(func() {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if rc.bad > 0 && !rc.refusalsExpected {
+			t.Errorf("receiver: %d requests failed signature or timestamp verification", rc.bad)
+		}
+	})
 	t.Cleanup(rc.srv.Close)
+	t.Cleanup(func() { close(rc.done) }) // runs first: Close waits for hanging handlers
 	return rc
 }
 
@@ -216,30 +254,52 @@ func (rc *receiver) setSecrets(s ...string) {
 }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	body, _ := io.ReadAll(r.Body)
+	id := r.Header.Get("webhook-id")
 	rc.mu.Lock()
 	rc.calls++
-	n, respond, secrets := rc.calls, rc.respond, rc.secrets
+	rc.perID[id]++
+	n, call, respond, answer, secrets := rc.calls, rc.perID[id], rc.respond, rc.answer, rc.secrets
 	rc.mu.Unlock()
-	if respond != nil && respond(n, w, r) {
-		return
-	}
-	id, ts, sig := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature")
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	fresh := err == nil && time.Since(time.Unix(sec, 0)).Abs() < 5*time.Minute
-	if !fresh || !verify(secrets, id, ts, sig, body) {
+	if err := verifyWebhook(secrets, rc.now(), r.Header, body); err != nil {
 		rc.mu.Lock()
 		rc.bad++
 		rc.mu.Unlock()
-		http.Error(w, "bad signature", http.StatusUnauthorized)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	if respond != nil && respond(n, call, w, r) {
 		return
 	}
 	rc.mu.Lock()
 	rc.seen[id]++
-	rc.bodies[id] = body
-	rc.sigs = append(rc.sigs, sig)
+	if rc.seen[id] == 1 {
+		rc.bodies[id] = body
+		rc.first[id] = arrived
+	}
+	rc.sigs = append(rc.sigs, r.Header.Get("webhook-signature"))
 	rc.mu.Unlock()
+	if answer != nil && answer(call, w, r) {
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hang holds a request until the sender gives up on it (or the test ends).
+func (rc *receiver) hang(r *http.Request) {
+	rc.mu.Lock()
+	rc.hanging++
+	rc.mu.Unlock()
+	defer func() {
+		rc.mu.Lock()
+		rc.hanging--
+		rc.mu.Unlock()
+	}()
+	select {
+	case <-r.Context().Done():
+	case <-rc.done:
+	}
 }
 
 func (rc *receiver) accepted() map[string]int {
@@ -252,9 +312,16 @@ func (rc *receiver) accepted() map[string]int {
 	return out
 }
 
+// count returns the number of requests and of requests that failed verification.
+func (rc *receiver) count() (calls, bad int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.calls, rc.bad
+}
+
 // retryUntil keeps making waiting jobs runnable until cond holds (a job still running
 // when retryNow looks is picked up on the next round).
-func (e *env) retryUntil(t *testing.T, cond func() bool) {
+func (e *env) retryUntil(t testing.TB, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		if cond() {
@@ -263,4 +330,65 @@ func (e *env) retryUntil(t *testing.T, cond func() bool) {
 		e.retryNow(t)
 		return cond()
 	}, 20*time.Second, 50*time.Millisecond)
+}
+
+// send hands one order event to the service, as the dispatcher does, and returns the
+// number of deliveries it made.
+func (e *env) send(t testing.TB, eventID, typ string) int {
+	t.Helper()
+	n, err := e.svc.HandleOrderEvent(context.Background(), e.orderEvent(eventID, typ))
+	require.NoError(t, err)
+	return n
+}
+
+// deliveryID returns the id of the event's delivery to the endpoint.
+func (e *env) deliveryID(t testing.TB, eventID, endpointID string) string {
+	t.Helper()
+	var id string
+	require.NoError(t, e.pool.QueryRow(context.Background(),
+		`SELECT id FROM webhook_deliveries WHERE event_id = $1 AND endpoint_id = $2`, eventID, endpointID).Scan(&id))
+	return id
+}
+
+// detail returns a delivery with its attempt log, as the delivery log API shows it.
+func (e *env) detail(t testing.TB, deliveryID string) webhook.DeliveryDetail {
+	t.Helper()
+	d, err := e.svc.DeliveryWithAttempts(context.Background(), e.tenant.Owner, deliveryID)
+	require.NoError(t, err)
+	return d
+}
+
+// job is the state of a delivery's newest River job.
+type job struct {
+	State       string
+	ScheduledAt time.Time
+}
+
+func (e *env) job(t testing.TB, deliveryID string) job {
+	t.Helper()
+	var j job
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT state, scheduled_at FROM river_job
+WHERE args->>'delivery_id' = $1 ORDER BY id DESC LIMIT 1`, deliveryID).Scan(&j.State, &j.ScheduledAt))
+	return j
+}
+
+// waitJob waits until the delivery's job is in one of states (River records a job's
+// outcome just after the worker has written the attempt).
+func (e *env) waitJob(t testing.TB, deliveryID string, states ...string) job {
+	t.Helper()
+	var j job
+	require.Eventually(t, func() bool {
+		j = e.job(t, deliveryID)
+		return slices.Contains(states, j.State)
+	}, 15*time.Second, 10*time.Millisecond, "delivery %s: job never reached %v", deliveryID, states)
+	return j
+}
+
+// notifications returns the kinds of the webhook notifications of an endpoint.
+func (e *env) notifications(t testing.TB, endpointID string) []string {
+	t.Helper()
+	rows, _ := e.pool.Query(context.Background(), `SELECT kind FROM webhook_notifications WHERE endpoint_id = $1 ORDER BY id`, endpointID)
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return kinds
 }

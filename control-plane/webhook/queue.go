@@ -62,6 +62,11 @@ func NewClient(cfg ClientConfig) (*river.Client[pgx.Tx], error) {
 		rc.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency}}
 		rc.FetchCooldown = cfg.FetchCooldown
 		rc.FetchPollInterval = time.Second
+		// A delivery runs at most DeliveryTimeout plus its bookkeeping (Worker.Timeout); a
+		// job still marked running well past that belongs to a process that died, and is
+		// retried after minutes instead of River's default hour. The receiver may see that
+		// attempt twice, with the same webhook-id.
+		rc.RescueStuckJobsAfter = 2*DeliveryTimeout + 90*time.Second
 	}
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), rc)
 	if err != nil {

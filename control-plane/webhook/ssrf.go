@@ -39,9 +39,13 @@ var (
 	// there), multicast, reserved and broadcast, IETF special-purpose and documentation.
 	alwaysBlocked = prefixes("0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "192.0.0.0/24",
 		"192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-		"::/128", "fe80::/10", "ff00::/8", "2001:db8::/32", "100::/64")
+		"::/128", "fe80::/10", "ff00::/8", "2001:db8::/32", "100::/64",
+		// Local-use NAT64 (RFC 8215) and Teredo can reach IPv4 networks of their own.
+		"64:ff9b:1::/48", "2001::/32")
 	// nat64 embeds an IPv4 address in its last 32 bits.
 	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// sixToFour embeds an IPv4 address in bits 16-47.
+	sixToFour = netip.MustParsePrefix("2002::/16")
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -59,6 +63,9 @@ func (g Guard) Check(ip netip.Addr) error {
 	if nat64.Contains(ip) {
 		b := ip.As16()
 		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	} else if sixToFour.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
 	}
 	if !ip.IsValid() {
 		return fmt.Errorf("%w: invalid address", ErrBlockedAddress)

@@ -142,7 +142,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 		secrets = append(secrets, *t.previousSecret)
 	}
 	res := w.post(ctx, t, now, secrets)
-	return w.record(ctx, job, t, now, res)
+	// The attempt happened: record it even when the job's context ends now (a shutdown),
+	// so the log is complete and a 2xx is not sent again.
+	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return w.record(recCtx, job, t, now, res)
 }
 
 // post sends the signed body once.
@@ -172,15 +176,24 @@ func (w *Worker) post(ctx context.Context, t target, now time.Time, secrets []st
 	buf, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptLimit))
 	// Drain a little more so the connection can be reused; never read a huge body.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	res := result{status: resp.StatusCode, latency: time.Since(start), excerpt: validUTF8(buf)}
+	res := result{status: resp.StatusCode, latency: time.Since(start), excerpt: excerpt(buf)}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	}
 	return res
 }
 
-func validUTF8(b []byte) string {
-	return strings.ToValidUTF8(strings.ReplaceAll(string(b), "\x00", ""), string(utf8.RuneError))
+// excerpt makes the start of a response body storable text of at most ExcerptLimit bytes:
+// NULs (which PostgreSQL text refuses) are dropped and invalid UTF-8, such as a rune split
+// by the read limit, becomes U+FFFD. The replacement can be longer than what it replaces,
+// so the text is cut again at a rune boundary.
+func excerpt(b []byte) string {
+	s := strings.ToValidUTF8(strings.ReplaceAll(string(b), "\x00", ""), string(utf8.RuneError))
+	for len(s) > ExcerptLimit {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // parseRetryAfter reads seconds or an HTTP date; zero when absent or unreadable.
