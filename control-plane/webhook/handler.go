@@ -254,7 +254,30 @@ func Register(api huma.API, d Deps) {
 			return &deliveryOutput{Body: dl}, nil
 		})
 	registerDeliveries(api, d, tags)
+	huma.Register(api, huma.Operation{OperationID: "list-webhook-notifications", Method: http.MethodGet,
+		Path: "/v1/webhooks/notifications", Tags: tags, Summary: "List webhook notifications",
+		Description: "What Steller did to your webhooks without being asked, newest first: endpoint.disabled " +
+			"when an endpoint answered 410 Gone or failed without a success for 5 days."},
+		func(ctx context.Context, in *pageInput) (*notificationListOutput, error) {
+			p, err := allow(ctx, d.RBAC)
+			if err != nil {
+				return nil, err
+			}
+			page, err := s.ListNotifications(ctx, p, in.Cursor, in.Limit)
+			if err != nil {
+				return nil, fault.Problem(err)
+			}
+			return &notificationListOutput{Body: NotificationList{Notifications: page.Notifications, NextCursor: page.NextCursor}}, nil
+		})
 }
+
+// NotificationList is one page of webhook notifications.
+type NotificationList struct {
+	Notifications []Notification `json:"notifications"`
+	NextCursor    string         `json:"next_cursor,omitempty"`
+}
+
+type notificationListOutput struct{ Body NotificationList }
 
 func registerDeliveries(api huma.API, d Deps, tags []string) {
 	s := d.Webhooks

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/control-plane/webhook"
 )
 
@@ -157,6 +158,18 @@ func TestGoneDisablesTheEndpoint(t *testing.T) {
 	assert.False(t, got.Enabled)
 	assert.Contains(t, got.DisabledReason, "410")
 	assert.Equal(t, []string{"endpoint.disabled"}, e.notifications(t, ep.ID))
+	// The partner reads it through the API; another partner does not see it.
+	resp := e.api.Get("/v1/webhooks/notifications", e.as)
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	list := decode[webhook.NotificationList](t, resp)
+	require.Len(t, list.Notifications, 1)
+	assert.Equal(t, webhook.NotificationEndpointDisabled, list.Notifications[0].Kind)
+	assert.Equal(t, ep.ID, list.Notifications[0].EndpointID)
+	assert.Contains(t, string(list.Notifications[0].Details), "410")
+	other := partnertest.Seed(t, e.pool, "Bystander", false)
+	resp = e.api.Get("/v1/webhooks/notifications", partnertest.Header(other.Owner))
+	require.Equal(t, http.StatusOK, resp.Code)
+	assert.Empty(t, decode[webhook.NotificationList](t, resp).Notifications)
 	var audits int
 	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE target = $1 AND action = 'webhook_endpoint.disabled'`, ep.ID).Scan(&audits))
 	assert.Equal(t, 1, audits)

@@ -291,7 +291,7 @@ func (w *Worker) disable(ctx context.Context, tx pgx.Tx, t target, now time.Time
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, insertNotificationSQL, t.partnerID, t.workspaceID, "endpoint.disabled", t.endpointID, raw, now); err != nil {
+	if _, err := tx.Exec(ctx, insertNotificationSQL, t.partnerID, t.workspaceID, NotificationEndpointDisabled, t.endpointID, raw, now); err != nil {
 		return err
 	}
 	w.log.Warn("webhook endpoint disabled", "endpoint", t.endpointID, "partner", t.partnerID, "reason", reason)
