@@ -101,7 +101,7 @@ func (s *Service) fanOut(ctx context.Context, tx pgx.Tx, ev orderevent.Event) (i
 	n := 0
 	for _, ep := range endpoints {
 		id := ident.New("whd")
-		tag, err := tx.Exec(ctx, insertDeliverySQL, id, ev.EventID, ep, ev.PartnerID, ev.WorkspaceID, ev.Type, string(body), s.now())
+		tag, err := tx.Exec(ctx, insertDeliverySQL, id, ev.EventID, ep, ev.PartnerID, ev.WorkspaceID, ev.Type, string(body), s.now(), ev.RequestID)
 		if err != nil {
 			return 0, err
 		}
@@ -147,7 +147,7 @@ func (s *Service) SendTest(ctx context.Context, p auth.Principal, endpointID str
 	}
 	id := ident.New("whd")
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertDeliverySQL, id, eventID, ep.ID, p.PartnerID, p.WorkspaceID, EventTest, string(body), now); err != nil {
+		if _, err := tx.Exec(ctx, insertDeliverySQL, id, eventID, ep.ID, p.PartnerID, p.WorkspaceID, EventTest, string(body), now, ""); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, id)
@@ -166,6 +166,17 @@ func (s *Service) GetDelivery(ctx context.Context, p auth.Principal, id string) 
 		return Delivery{}, notFound(err, "webhook delivery")
 	}
 	return d, nil
+}
+
+// DeliveriesForRequest returns the deliveries (oldest first, at most 100) of the order
+// events that one edge request caused, for the log explorer.
+func (s *Service) DeliveriesForRequest(ctx context.Context, p auth.Principal, requestID string) ([]Delivery, error) {
+	rows, _ := s.pool.Query(ctx, requestDeliveriesSQL, p.PartnerID, p.WorkspaceID, requestID)
+	ds, err := pgx.CollectRows(rows, pgx.RowToStructByName[Delivery])
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return ds, nil
 }
 
 // DeliveryWithAttempts returns a delivery and every attempt, oldest first.

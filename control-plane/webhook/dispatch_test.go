@@ -104,6 +104,17 @@ func TestOrderEventsFromKafkaArriveSignedOnce(t *testing.T) {
 	assert.Equal(t, "order.completed", body.Type)
 	data := body.Data.(map[string]any)
 	assert.Equal(t, "ord_evt_1", data["order_id"])
+
+	// The log explorer finds a request's deliveries by its request id, in its tenant only.
+	byRequest, err := e.svc.DeliveriesForRequest(t.Context(), e.tenant.Owner, "req_evt_1")
+	require.NoError(t, err)
+	require.Len(t, byRequest, 1)
+	assert.Equal(t, "evt_1", byRequest[0].EventID)
+	stranger := e.tenant.Owner
+	stranger.WorkspaceID = "ws_someone_else"
+	byRequest, err = e.svc.DeliveriesForRequest(t.Context(), stranger, "req_evt_1")
+	require.NoError(t, err)
+	assert.Empty(t, byRequest)
 	assert.EqualValues(t, 2500, data["amount_cents"])
 	assert.Equal(t, 3, e.deliveries(t, webhook.StatusDelivered))
 

@@ -51,8 +51,8 @@ WHERE partner_id = $1 AND workspace_id = $2 AND environment = $3 AND $4 = ANY (e
 	AND enabled AND deleted_at IS NULL`
 
 	insertDeliverySQL = `INSERT INTO webhook_deliveries (id, event_id, endpoint_id, partner_id, workspace_id,
-	event_type, payload, created_at, updated_at, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+	event_type, payload, created_at, updated_at, next_attempt_at, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
 ON CONFLICT (event_id, endpoint_id) DO NOTHING`
 
 	deliveryColumns = `id, event_id, endpoint_id, event_type, status, attempts, last_status_code, last_error,
@@ -60,6 +60,11 @@ ON CONFLICT (event_id, endpoint_id) DO NOTHING`
 
 	getDeliverySQL = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries
 WHERE id = $1 AND partner_id = $2 AND workspace_id = $3`
+
+	// requestDeliveriesSQL lists the deliveries of the order events one edge request caused.
+	requestDeliveriesSQL = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries
+WHERE partner_id = $1 AND workspace_id = $2 AND request_id = $3 AND request_id <> ''
+ORDER BY created_at, id LIMIT 100`
 
 	listDeliveriesSQL = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries
 WHERE partner_id = $1 AND workspace_id = $2 AND (created_at, id) < ($3, $4)
