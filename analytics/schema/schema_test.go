@@ -18,7 +18,7 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 	t.Parallel()
 	migrations, err := schema.Migrations()
 	require.NoError(t, err)
-	require.Len(t, migrations, 2)
+	require.Len(t, migrations, 3)
 
 	cases := []struct {
 		version  uint32
@@ -29,6 +29,12 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 		{2, "0002_request_rollup_1m.sql", []string{
 			"CREATE TABLE IF NOT EXISTS `we\\`ird`.request_rollup_1m (\n    minute DateTime,",
 			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.request_rollup_1m_mv\nTO `we\\`ird`.request_rollup_1m\nAS SELECT",
+		}},
+		{3, "0003_rollup_request_ids.sql", []string{
+			"ALTER TABLE `we\\`ird`.request_rollup_1m ADD COLUMN request_ids AggregateFunction(uniqExact, String)",
+			"DROP TABLE IF EXISTS `we\\`ird`.request_rollup_1m_mv",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.request_rollup_1m_mv\nTO `we\\`ird`.request_rollup_1m\nAS SELECT",
+			"INSERT INTO `we\\`ird`.request_rollup_1m (minute, partner_id, environment, route, status, request_ids)\nSELECT",
 		}},
 	}
 	for i, tc := range cases {
@@ -55,10 +61,10 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 
 	versions, err := schema.AppliedVersions(ctx, ch.Conn, ch.Database)
 	require.NoError(t, err)
-	assert.Equal(t, []uint32{1, 2}, versions)
+	assert.Equal(t, []uint32{1, 2, 3}, versions)
 	var records uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+ch.Database+"`.schema_migrations").Scan(&records))
-	assert.Equal(t, uint64(2), records, "the second run recorded nothing")
+	assert.Equal(t, uint64(3), records, "the second run recorded nothing")
 
 	rows, err := ch.Conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", ch.Database)
 	require.NoError(t, err)
@@ -158,6 +164,13 @@ func TestDuplicatesAreHiddenByQueryTimeDedupButCountedTwiceInTheRollup(t *testin
 	assert.InDelta(t, 45_000, quantiles[0], 10_000, "median latency")
 	assert.InDelta(t, 95_000, quantiles[1], 5_000)
 	assert.InDelta(t, 99_000, quantiles[2], 2_000)
+
+	// Migration 0003: the request id sets count each request once.
+	var exact, exactErrors uint64
+	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT uniqExactMerge(request_ids), uniqExactMergeIf(request_ids, status >= 400) FROM "+db+
+		".request_rollup_1m WHERE partner_id = ? AND minute = ?", "ptr_1", minute).Scan(&exact, &exactErrors))
+	assert.Equal(t, uint64(100), exact)
+	assert.Equal(t, uint64(10), exactErrors)
 }
 
 func TestDedupSubquery(t *testing.T) {
