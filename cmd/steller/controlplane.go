@@ -11,12 +11,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/keyuse"
+	"github.com/steller/platform/analytics/logquery"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/edgesync"
+	"github.com/steller/platform/control-plane/explorer"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
@@ -138,9 +140,15 @@ func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) 
 		return fail(err)
 	}
 	partner.Register(a.Huma(), partner.Deps{Partners: partners, RBAC: a.Checker()})
-	if err := wireWebhooks(cp, c, logger, pool, a); err != nil {
+	hooks, err := wireWebhooks(cp, c, logger, pool, a)
+	if err != nil {
 		return fail(err)
 	}
+	logs, err := logquery.New(ch, c.ClickHouseDatabase)
+	if err != nil {
+		return fail(err)
+	}
+	explorer.Register(a.Huma(), explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()})
 	cp.consoleEdge = c.ConsoleEdgeURL
 	con, err := console.New(console.Config{Keys: keys, Logger: logger, EdgeURL: func() string { return cp.consoleEdge }})
 	if err != nil {

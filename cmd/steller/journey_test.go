@@ -172,6 +172,44 @@ func firstCallJourney(t *testing.T, run *devRun) {
 	}
 	require.Eventually(t, inClickHouse(requestID), 30*time.Second, 200*time.Millisecond, "request %s never reached ClickHouse", requestID)
 
+	// The log explorer shows the request with the webhook its order caused, and usage counts it.
+	var detail struct {
+		Request struct {
+			RequestID string `json:"request_id"`
+			Route     string `json:"route"`
+			Status    int    `json:"status"`
+		} `json:"request"`
+		Webhooks []struct {
+			EventType string `json:"event_type"`
+			Status    string `json:"status"`
+		} `json:"webhooks"`
+	}
+	require.Equal(t, http.StatusOK, call(t, http.MethodGet, cp+"/v1/logs/"+requestID, session, nil, &detail))
+	assert.Equal(t, requestID, detail.Request.RequestID)
+	assert.Less(t, detail.Request.Status, 300)
+	require.Len(t, detail.Webhooks, 1, "the order.completed delivery is not shown beside its request")
+	assert.Equal(t, "order.completed", detail.Webhooks[0].EventType)
+	assert.Equal(t, "delivered", detail.Webhooks[0].Status)
+	var page struct {
+		Logs []struct {
+			RequestID string `json:"request_id"`
+		} `json:"logs"`
+	}
+	require.Equal(t, http.StatusOK, call(t, http.MethodGet, cp+"/v1/logs?status=2xx&method=POST&path_prefix=/v1/orders", session, nil, &page))
+	require.Len(t, page.Logs, 1)
+	assert.Equal(t, requestID, page.Logs[0].RequestID)
+	var usage struct {
+		Environments []struct {
+			Environment string `json:"environment"`
+			Requests    int    `json:"requests"`
+		} `json:"environments"`
+	}
+	require.Equal(t, http.StatusOK, call(t, http.MethodGet, cp+"/v1/usage?interval=minute&from="+
+		time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), session, nil, &usage))
+	require.NotEmpty(t, usage.Environments)
+	assert.Equal(t, "test", usage.Environments[0].Environment)
+	assert.GreaterOrEqual(t, usage.Environments[0].Requests, 2, "the order and its status polls")
+
 	// The console: signed in, no key copied, the same path through the edge.
 	var console struct {
 		RequestID string          `json:"request_id"`

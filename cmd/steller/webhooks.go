@@ -16,32 +16,32 @@ import (
 // dispatcher (order events from Kafka to delivery jobs) and the River delivery workers to
 // cp's background work. Without it the process only inserts jobs (an API-only replica);
 // some other control-plane process must deliver them.
-func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, a *api.API) error {
+func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, a *api.API) (*webhook.Service, error) {
 	logger = logger.With("component", "webhooks")
 	guard := webhook.Guard{AllowPrivateNetworks: c.WebhookAllowPrivate}
 	var worker *webhook.Worker
 	if c.WebhookDelivery {
 		var err error
 		if worker, err = webhook.NewWorker(webhook.WorkerConfig{Pool: pool, Logger: logger, Guard: guard}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	queue, err := webhook.NewClient(webhook.ClientConfig{Pool: pool, Logger: logger, Worker: worker, Concurrency: c.WebhookConcurrency})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	svc, err := webhook.New(webhook.Config{Pool: pool, Queue: queue, Logger: logger,
 		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: guard}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	webhook.Register(a.Huma(), webhook.Deps{Webhooks: svc, RBAC: a.Checker()})
 	if !c.WebhookDelivery {
-		return nil
+		return svc, nil
 	}
 	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherConfig{Brokers: c.KafkaBrokers, Topic: c.OrderEventTopic, Service: svc, Logger: logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cp.workers = append(cp.workers, dispatcher.Run, func(ctx context.Context) error {
 		// River's own context outlives ctx so that Stop can let running deliveries finish
@@ -57,5 +57,5 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 		}
 		return nil
 	})
-	return nil
+	return svc, nil
 }
