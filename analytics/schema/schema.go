@@ -19,9 +19,9 @@
 // ReplacingMergeTree keyed by (partner_id, ts, request_id), all derived from the event, so
 // copies collapse on merge; queries that must be exact before a merge read with FINAL or
 // with `LIMIT 1 BY request_id` (see DedupSubquery). The rollup request_rollup_1m is fed
-// by a materialized view, which sees every inserted block: a replayed batch is counted
-// twice there. That only follows an ingest crash between insert and commit, and the
-// rollup serves charts; exact counts come from request_logs with dedup.
+// by a materialized view, which sees every inserted block: a replayed batch reaches it
+// twice. Its request_ids column (migration 0003, a uniqExact state per cell) keeps request
+// and error counts exact anyway; its count, byte and latency states do not.
 package schema
 
 import (
