@@ -16,7 +16,7 @@ import (
 	"github.com/steller/platform/policies"
 )
 
-// The fake checker the key and partner tests use must agree with the real policy on every
+// The fake checker the key, partner, webhook, console and explorer tests use must agree with the real policy on every
 // action those packages check, or their RBAC matrices would prove nothing.
 func TestFakeCheckerAgreesWithThePolicy(t *testing.T) {
 	t.Parallel()
@@ -29,7 +29,8 @@ func TestFakeCheckerAgreesWithThePolicy(t *testing.T) {
 		{Kind: auth.KindUser, Role: auth.RoleFinance}, partnertest.Admin(),
 	}
 	actions := []string{rbac.KeysRead, rbac.KeysManage, rbac.AdminKeysManage, rbac.AdminPartnersRead,
-		rbac.AdminPartnersManage, rbac.AdminAuditRead, rbac.MembersManage, rbac.WorkspaceRead}
+		rbac.AdminPartnersManage, rbac.AdminAuditRead, rbac.MembersManage, rbac.WorkspaceRead,
+		rbac.LogsRead, rbac.UsageRead, rbac.WebhooksManage}
 	for _, p := range callers {
 		for _, action := range actions {
 			err := real.Check(context.Background(), p, action)
