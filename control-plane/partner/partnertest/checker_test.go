@@ -16,8 +16,9 @@ import (
 	"github.com/steller/platform/policies"
 )
 
-// The fake checker the key, partner, webhook, console and explorer tests use must agree with the real policy on every
-// action those packages check, or their RBAC matrices would prove nothing.
+// The fake checker the key, partner, webhook, console and explorer tests use must agree
+// with the real policy on every action those packages check, or their RBAC matrices would
+// prove nothing.
 func TestFakeCheckerAgreesWithThePolicy(t *testing.T) {
 	t.Parallel()
 	engine, err := policies.New(policies.Config{Logger: slog.New(slog.DiscardHandler)})
