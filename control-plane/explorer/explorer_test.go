@@ -224,6 +224,8 @@ func TestPagesFollowTheCursorAndRefuseATamperedOne(t *testing.T) {
 			break
 		}
 	}
+	require.GreaterOrEqual(t, len(seen), 2)
+	assert.Equal(t, []string{"ptr_a_req_a", "ptr_a_req_b"}, seen[:2], "newest first")
 	// The fake store always serves from the top: what matters is that each cursor decodes
 	// to the last row of the page before.
 	e.store.mu.Lock()

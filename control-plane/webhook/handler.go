@@ -178,7 +178,7 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, fault.Problem(err)
 			}
-			return &endpointListOutput{Body: EndpointList{Endpoints: page.Endpoints, NextCursor: page.NextCursor}}, nil
+			return &endpointListOutput{Body: EndpointList(page)}, nil
 		})
 	huma.Register(api, huma.Operation{OperationID: "get-webhook-endpoint", Method: http.MethodGet,
 		Path: "/v1/webhooks/endpoints/{id}", Tags: tags, Summary: "Get a webhook endpoint"},
@@ -267,7 +267,7 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, fault.Problem(err)
 			}
-			return &notificationListOutput{Body: NotificationList{Notifications: page.Notifications, NextCursor: page.NextCursor}}, nil
+			return &notificationListOutput{Body: NotificationList(page)}, nil
 		})
 }
 
@@ -293,7 +293,7 @@ func registerDeliveries(api huma.API, d Deps, tags []string) {
 			if err != nil {
 				return nil, fault.Problem(err)
 			}
-			return &deliveryListOutput{Body: DeliveryList{Deliveries: page.Deliveries, NextCursor: page.NextCursor}}, nil
+			return &deliveryListOutput{Body: DeliveryList(page)}, nil
 		})
 	huma.Register(api, huma.Operation{OperationID: "get-webhook-delivery", Method: http.MethodGet,
 		Path: "/v1/webhooks/deliveries/{id}", Tags: tags, Summary: "Get a delivery with every attempt"},

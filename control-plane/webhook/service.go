@@ -7,7 +7,6 @@ package webhook
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -53,16 +52,16 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	var errs []error
 	if cfg.Pool == nil {
-		errs = append(errs, errors.New("Pool is required"))
+		errs = append(errs, errors.New("webhook: Pool is required"))
 	}
 	if cfg.Queue == nil {
-		errs = append(errs, errors.New("Queue is required"))
+		errs = append(errs, errors.New("webhook: Queue is required"))
 	}
 	if cfg.Logger == nil {
-		errs = append(errs, errors.New("Logger is required"))
+		errs = append(errs, errors.New("webhook: Logger is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("webhook.New: %w", err)
+		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
