@@ -39,6 +39,11 @@ type ClientConfig struct {
 	Concurrency int
 	// FetchCooldown is River's minimum wait between fetches; 20 ms when zero.
 	FetchCooldown time.Duration
+	// RescueStuckJobsAfter is how long a job may stay running before River's rescuer
+	// takes it for the job of a dead process and retries it. When zero, twice the
+	// worker's job timeout plus a minute: 2 min with DeliveryTimeout, as before this
+	// option. It may not be shorter than the job timeout (Worker.Timeout).
+	RescueStuckJobsAfter time.Duration
 }
 
 // NewClient returns the River client for webhook deliveries; the caller Starts and Stops it.
@@ -62,11 +67,21 @@ func NewClient(cfg ClientConfig) (*river.Client[pgx.Tx], error) {
 		rc.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency}}
 		rc.FetchCooldown = cfg.FetchCooldown
 		rc.FetchPollInterval = time.Second
+		// River refuses a RescueStuckJobsAfter shorter than the client's JobTimeout (one
+		// minute by default), which these jobs never use: each runs under Worker.Timeout.
+		// Setting JobTimeout to it lets a short rescue delay (tests) pass River's check
+		// against the timeout that matters; the rescuer waits for it too before it takes
+		// a job.
+		jobTimeout := cfg.Worker.Timeout(nil)
+		rc.JobTimeout = jobTimeout
 		// A delivery runs at most DeliveryTimeout plus its bookkeeping (Worker.Timeout); a
 		// job still marked running well past that belongs to a process that died, and is
 		// retried after minutes instead of River's default hour. The receiver may see that
 		// attempt twice, with the same webhook-id.
-		rc.RescueStuckJobsAfter = 2*DeliveryTimeout + 90*time.Second
+		rc.RescueStuckJobsAfter = cfg.RescueStuckJobsAfter
+		if rc.RescueStuckJobsAfter <= 0 {
+			rc.RescueStuckJobsAfter = 2*jobTimeout + time.Minute
+		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), rc)
 	if err != nil {
