@@ -131,23 +131,13 @@ func validCIDRs(entries []string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// cursor is the sort key of the last row of a page.
-type cursor struct {
-	At time.Time `json:"t"`
-	ID string    `json:"id"`
-}
-
-func encodeCursor(at time.Time, id string) string { return page.Encode(cursor{At: at, ID: id}) }
+func encodeCursor(at time.Time, id string) string { return page.TimeKey{At: at, ID: id}.Encode() }
 
 // decodeCursor returns nil for the first page, and a 422 for a cursor this API did not make.
-func decodeCursor(s string) (*cursor, error) {
-	var c cursor
-	ok, err := page.Decode(s, &c)
+func decodeCursor(s string) (*page.TimeKey, error) {
+	k, ok, err := page.DecodeTimeKey(s)
 	if err != nil || !ok {
 		return nil, err
 	}
-	if c.ID == "" || c.At.IsZero() {
-		return nil, page.Invalid(s)
-	}
-	return &c, nil
+	return &k, nil
 }

@@ -6,6 +6,7 @@ package page
 import (
 	"encoding/base64"
 	"encoding/json"
+	"time"
 
 	"github.com/steller/platform/control-plane/fault"
 )
@@ -36,4 +37,28 @@ func Decode(s string, key any) (bool, error) {
 // at query.cursor; callers use it too when a decoded key is incomplete.
 func Invalid(s string) error {
 	return fault.Invalid("query.cursor", "cursor is not one this API returned; start again without it", s)
+}
+
+// TimeKey is the sort key of lists ordered newest first by (created_at, id): the last row
+// of a page.
+type TimeKey struct {
+	At time.Time `json:"t"`
+	ID string    `json:"id"`
+}
+
+// Encode returns the opaque cursor for k.
+func (k TimeKey) Encode() string { return Encode(k) }
+
+// DecodeTimeKey reads a cursor made by TimeKey.Encode: false and no error for "" (the
+// first page), Invalid(s) for anything else that is not a complete key.
+func DecodeTimeKey(s string) (TimeKey, bool, error) {
+	var k TimeKey
+	ok, err := Decode(s, &k)
+	if err == nil && ok && (k.ID == "" || k.At.IsZero()) {
+		err = Invalid(s)
+	}
+	if err != nil {
+		return TimeKey{}, false, err
+	}
+	return k, ok, nil
 }

@@ -46,3 +46,20 @@ func TestTamperedCursorsAreValidationErrors(t *testing.T) {
 		assert.ErrorIs(t, err, fault.ErrValidation)
 	}
 }
+
+func TestTimeKeyRoundTripsAndRefusesAnIncompleteKey(t *testing.T) {
+	t.Parallel()
+	in := page.TimeKey{At: time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC), ID: "whe_1"}
+	out, ok, err := page.DecodeTimeKey(in.Encode())
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, in, out)
+	_, ok, err = page.DecodeTimeKey("")
+	require.NoError(t, err)
+	assert.False(t, ok, "an empty cursor is the first page")
+	for _, bad := range []string{page.Encode(page.TimeKey{ID: "x"}), page.Encode(page.TimeKey{At: in.At}), "%%%"} {
+		_, ok, err := page.DecodeTimeKey(bad)
+		assert.False(t, ok)
+		assert.True(t, errors.Is(err, fault.ErrValidation), "%q: %v", bad, err)
+	}
+}

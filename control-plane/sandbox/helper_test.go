@@ -19,28 +19,12 @@ import (
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/sandbox"
+	"github.com/steller/platform/internal/testclock"
 	"github.com/steller/platform/internal/testenv"
 )
 
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the vendor's test clock, at a fixed start.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // recorder is a Publisher that keeps what it was given, and fails while failing is set.
 type recorder struct {
@@ -68,7 +52,7 @@ func (r *recorder) Events() []orderevent.Event {
 // env is one test's database, clock and vendor behind a real HTTP server.
 type env struct {
 	pool   *pgxpool.Pool
-	clock  *clock
+	clock  *testclock.Clock
 	pub    *recorder
 	vendor *sandbox.Vendor
 	srv    *httptest.Server

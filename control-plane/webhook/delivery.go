@@ -12,6 +12,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/page"
 )
 
 // Delivery statuses.
@@ -195,27 +196,27 @@ func (s *Service) DeliveryWithAttempts(ctx context.Context, p auth.Principal, id
 
 // ListDeliveries returns a page of the caller's delivery log, newest first.
 func (s *Service) ListDeliveries(ctx context.Context, p auth.Principal, f DeliveryFilter) (DeliveryPage, error) {
-	c, ok, err := decodeCursor(f.Cursor)
+	c, ok, err := page.DecodeTimeKey(f.Cursor)
 	if err != nil {
 		return DeliveryPage{}, err
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	at, id := c.bound(ok)
+	at, id := bound(c, ok)
 	rows, _ := s.pool.Query(ctx, listDeliveriesSQL, p.PartnerID, p.WorkspaceID, at, id,
 		f.EndpointID, f.EventType, f.Status, f.From, f.To, f.Limit+1)
 	ds, err := pgx.CollectRows(rows, pgx.RowToStructByName[Delivery])
 	if err != nil {
 		return DeliveryPage{}, interpretError(err)
 	}
-	page := DeliveryPage{Deliveries: ds}
+	out := DeliveryPage{Deliveries: ds}
 	if len(ds) > f.Limit {
-		page.Deliveries = ds[:f.Limit]
-		last := page.Deliveries[f.Limit-1]
-		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
+		out.Deliveries = ds[:f.Limit]
+		last := out.Deliveries[f.Limit-1]
+		out.NextCursor = page.TimeKey{At: last.CreatedAt, ID: last.ID}.Encode()
 	}
-	return page, nil
+	return out, nil
 }
 
 // Redeliver sends a finished delivery again, with the same webhook-id and body. A

@@ -21,25 +21,8 @@ import (
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/control-plane/webhook"
+	"github.com/steller/platform/internal/testclock"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	pool    *pgxpool.Pool
@@ -47,7 +30,7 @@ type env struct {
 	river   *river.Client[pgx.Tx]
 	api     humatest.TestAPI
 	handler http.Handler
-	clock   *clock
+	clock   *testclock.Clock
 	tenant  partnertest.Tenant
 	as      string
 	opts    options
@@ -74,7 +57,7 @@ func setup(t testing.TB, o options) *env {
 	ctx := context.Background()
 	pool := partnertest.DB(t)
 	require.NoError(t, webhook.MigrateQueue(ctx, pool))
-	e := &env{pool: pool, opts: o, clock: &clock{t: time.Now().Add(time.Hour).Truncate(time.Second)},
+	e := &env{pool: pool, opts: o, clock: testclock.New(time.Now().Add(time.Hour).Truncate(time.Second)),
 		guard: webhook.Guard{AllowPrivateNetworks: true}}
 	if o.guard != nil {
 		e.guard = *o.guard
@@ -231,7 +214,7 @@ type receiver struct {
 	hanging int // requests now held by hang
 }
 
-func newReceiver(t testing.TB, c *clock) *receiver {
+func newReceiver(t testing.TB, c *testclock.Clock) *receiver {
 	rc := &receiver{now: c.Now, done: make(chan struct{}), seen: map[string]int{}, perID: map[string]int{},
 		bodies: map[string][]byte{}, first: map[string]time.Time{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))

@@ -20,6 +20,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/page"
 )
 
 // Config configures the webhook Service.
@@ -168,23 +169,23 @@ func notFound(err error, what string) error {
 
 // ListEndpoints returns a page of the caller's endpoints, newest first.
 func (s *Service) ListEndpoints(ctx context.Context, p auth.Principal, after string, limit int) (EndpointPage, error) {
-	c, ok, err := decodeCursor(after)
+	c, ok, err := page.DecodeTimeKey(after)
 	if err != nil {
 		return EndpointPage{}, err
 	}
-	at, id := c.bound(ok)
+	at, id := bound(c, ok)
 	rows, _ := s.pool.Query(ctx, listEndpointsSQL, p.PartnerID, p.WorkspaceID, at, id, limit+1)
 	eps, err := pgx.CollectRows(rows, pgx.RowToStructByName[Endpoint])
 	if err != nil {
 		return EndpointPage{}, interpretError(err)
 	}
-	page := EndpointPage{Endpoints: eps}
+	out := EndpointPage{Endpoints: eps}
 	if len(eps) > limit {
-		page.Endpoints = eps[:limit]
-		last := page.Endpoints[limit-1]
-		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
+		out.Endpoints = eps[:limit]
+		last := out.Endpoints[limit-1]
+		out.NextCursor = page.TimeKey{At: last.CreatedAt, ID: last.ID}.Encode()
 	}
-	return page, nil
+	return out, nil
 }
 
 // UpdateEndpoint changes an endpoint; enabling it again clears why it was disabled.

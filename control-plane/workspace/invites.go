@@ -16,6 +16,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/page"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -131,7 +132,7 @@ func (s *Service) ListInvites(ctx context.Context, limit int, rawCursor string) 
 	if err != nil {
 		return InvitePage{}, err
 	}
-	c, after, err := decodeCursor(rawCursor)
+	c, after, err := page.DecodeTimeKey(rawCursor)
 	if err != nil {
 		return InvitePage{}, err
 	}
@@ -147,13 +148,13 @@ func (s *Service) ListInvites(ctx context.Context, limit int, rawCursor string) 
 	for i := range invites {
 		invites[i].setStatus(now)
 	}
-	page := InvitePage{Invites: invites}
+	out := InvitePage{Invites: invites}
 	if len(invites) > limit {
-		page.Invites = invites[:limit]
-		last := page.Invites[limit-1]
-		page.NextCursor = cursor{At: last.CreatedAt, ID: last.ID}.encode()
+		out.Invites = invites[:limit]
+		last := out.Invites[limit-1]
+		out.NextCursor = page.TimeKey{At: last.CreatedAt, ID: last.ID}.Encode()
 	}
-	return page, nil
+	return out, nil
 }
 
 // RevokeInvite withdraws a pending invitation of the caller's workspace. Revoking it

@@ -10,6 +10,7 @@ import (
 	"github.com/steller/platform/control-plane/audit"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/page"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -57,7 +58,7 @@ func (s *Service) ListMembers(ctx context.Context, limit int, rawCursor string) 
 	if err != nil {
 		return MemberPage{}, err
 	}
-	c, after, err := decodeCursor(rawCursor)
+	c, after, err := page.DecodeTimeKey(rawCursor)
 	if err != nil {
 		return MemberPage{}, err
 	}
@@ -69,13 +70,13 @@ func (s *Service) ListMembers(ctx context.Context, limit int, rawCursor string) 
 	if err != nil {
 		return MemberPage{}, translate(err, "members", "")
 	}
-	page := MemberPage{Members: members}
+	out := MemberPage{Members: members}
 	if len(members) > limit {
-		page.Members = members[:limit]
-		last := page.Members[limit-1]
-		page.NextCursor = cursor{At: last.CreatedAt, ID: last.UserID}.encode()
+		out.Members = members[:limit]
+		last := out.Members[limit-1]
+		out.NextCursor = page.TimeKey{At: last.CreatedAt, ID: last.UserID}.Encode()
 	}
-	return page, nil
+	return out, nil
 }
 
 // errLastOwner refuses to leave a workspace without an owner.

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,29 +26,14 @@ import (
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/migration"
+	"github.com/steller/platform/internal/testclock"
 	"github.com/steller/platform/internal/testenv"
 	"github.com/steller/platform/policies"
 )
 
-// Clock is a test clock that starts at the real time and moves only when told.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// Clock is the test clock the API runs on: it starts at the real time and moves only when
+// told.
+type Clock = testclock.Clock
 
 // KeyIssuer is a fake account.KeyIssuer that inserts an api_keys row with a random hash
 // and returns a fake secret.
@@ -86,7 +70,7 @@ func New(t testing.TB, edit ...func(*api.Config)) *Env {
 	require.NoError(t, err)
 	engine, err := policies.New(policies.Config{Logger: logger})
 	require.NoError(t, err)
-	clock := &Clock{now: time.Now().UTC().Truncate(time.Microsecond)}
+	clock := testclock.New(time.Now().UTC().Truncate(time.Microsecond))
 	cfg := api.Config{
 		Pool: pool, Logger: logger, Clock: clock.Now, Engine: engine, KeyIssuer: KeyIssuer{},
 		SignupLimit: api.RateLimit{Requests: -1}, LoginLimit: api.RateLimit{Requests: -1},
