@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/keyuse"
 	"github.com/steller/platform/analytics/logquery"
@@ -56,41 +55,22 @@ func controlPlaneCommand() *cli.Command {
 
 // controlPlane is the wired control plane: the API with every resource registered, the
 // edge sync server and the policy bundle server on one listener, plus their background
-// work (LISTEN connections, pruning).
+// work (LISTEN connections, pruning), run together as a service.
 type controlPlane struct {
-	srv     *server.Server
+	service
 	pool    *pgxpool.Pool
 	closers []func()
-	workers []func(context.Context) error
 	api     *api.API
 	// consoleEdge is the edge the console's test orders go through (--console-edge-url;
 	// steller dev sets it to its gateway before Run).
 	consoleEdge string
 }
 
-// URL is the control plane's base URL.
-func (cp *controlPlane) URL() string { return cp.srv.URL() }
-
 // Close releases the connections.
 func (cp *controlPlane) Close() {
 	for i := len(cp.closers) - 1; i >= 0; i-- {
 		cp.closers[i]()
 	}
-}
-
-// Run serves until ctx ends.
-func (cp *controlPlane) Run(ctx context.Context) error {
-	group, ctx := errgroup.WithContext(ctx)
-	group.Go(func() error { return cp.srv.Run(ctx) })
-	for _, w := range cp.workers {
-		group.Go(func() error {
-			if err := w(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			return nil
-		})
-	}
-	return group.Wait()
 }
 
 // newControlPlane connects the control plane's stores and wires its parts by hand.
@@ -177,7 +157,7 @@ func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) 
 	a.Mux().Handle(policy.BundlePath, bundles)
 	cp.workers = append(cp.workers, sync.Run, bundles.Run)
 
-	cp.srv, err = server.New(server.Config{
+	cp.ops, err = server.New(server.Config{
 		Name:            "control-plane",
 		Addr:            c.ControlPlaneAddr,
 		Handler:         a.Handler(),

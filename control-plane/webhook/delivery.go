@@ -82,7 +82,7 @@ const QueueName = "webhooks"
 
 // enqueue inserts the delivery's job in tx.
 func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, deliveryID string) error {
-	_, err := s.queue.InsertTx(ctx, tx, deliverArgs{DeliveryID: deliveryID}, &river.InsertOpts{Queue: QueueName, MaxAttempts: len(retrySchedule) + 1})
+	_, err := s.queue.InsertTx(ctx, tx, deliverArgs{DeliveryID: deliveryID}, &river.InsertOpts{Queue: QueueName, MaxAttempts: MaxAttempts})
 	return err
 }
 

@@ -23,11 +23,8 @@ type Deps struct {
 
 // allow returns the caller when it may manage webhooks, or the Huma problem to answer.
 func allow(ctx context.Context, checker rbac.Checker) (auth.Principal, error) {
-	p, err := auth.Require(ctx)
+	p, err := rbac.Authorize(ctx, checker, rbac.WebhooksManage)
 	if err != nil {
-		return auth.Principal{}, fault.Problem(err)
-	}
-	if err := checker.Check(ctx, p, rbac.WebhooksManage); err != nil {
 		return auth.Principal{}, fault.Problem(err)
 	}
 	if p.PartnerID == "" || p.WorkspaceID == "" {
