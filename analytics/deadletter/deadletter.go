@@ -5,10 +5,13 @@
 package deadletter
 
 import (
+	"context"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/steller/platform/analytics/topic"
 )
 
 // Headers added to a dead-lettered message.
@@ -32,6 +35,20 @@ const Suffix = ".dlq"
 
 // maxErrorHeader bounds the error text carried in a header.
 const maxErrorHeader = 512
+
+// NewWriter creates the dead-letter topic name if it is missing (one partition: dead
+// letters are rare and read by people) and returns a Writer for it that waits for every
+// in-sync replica, so a consumer moves past a message only once its dead letter is safe.
+// The caller closes the Writer.
+func NewWriter(ctx context.Context, brokers []string, name string, replication int) (*kafka.Writer, error) {
+	if err := topic.Ensure(ctx, brokers, []topic.Spec{{Name: name, Partitions: 1, ReplicationFactor: replication}}); err != nil {
+		return nil, err
+	}
+	return &kafka.Writer{
+		Addr: kafka.TCP(brokers...), Topic: name,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
+	}, nil
+}
 
 // Message returns the dead-letter record of src: its key, value and headers, plus the
 // reason, the (bounded) error detail, where it came from and when.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/analytics/deadletter"
 )
 
 // Ingest moves request-log events from Kafka into ClickHouse.
@@ -61,16 +61,11 @@ func New(cfg Config) (*Ingest, error) {
 // StopTimeout), commits them and leaves the group. It returns an error only if it cannot
 // start (the dead-letter topic cannot be created).
 func (in *Ingest) Run(ctx context.Context) error {
-	if err := topic.Ensure(ctx, in.cfg.Brokers, []topic.Spec{{
-		Name: in.cfg.DeadLetterTopic, Partitions: 1, ReplicationFactor: in.cfg.DeadLetterReplication,
-	}}); err != nil {
+	dlq, err := deadletter.NewWriter(ctx, in.cfg.Brokers, in.cfg.DeadLetterTopic, in.cfg.DeadLetterReplication)
+	if err != nil {
 		return fmt.Errorf("ingest: dead-letter topic: %w", err)
 	}
 	reader := kafka.NewReader(in.readerConfig())
-	dlq := &kafka.Writer{
-		Addr: kafka.TCP(in.cfg.Brokers...), Topic: in.cfg.DeadLetterTopic,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond,
-	}
 
 	// work outlives ctx by at most StopTimeout so the last batches can still be stored.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))

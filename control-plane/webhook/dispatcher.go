@@ -75,16 +75,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 
 // Run consumes until ctx ends; it returns nil on cancellation.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	if err := topic.Ensure(ctx, d.cfg.Brokers, []topic.Spec{{
-		Name: d.cfg.DeadLetterTopic, Partitions: 1, ReplicationFactor: d.cfg.DeadLetterReplication,
-	}}); err != nil {
+	dlq, err := deadletter.NewWriter(ctx, d.cfg.Brokers, d.cfg.DeadLetterTopic, d.cfg.DeadLetterReplication)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("webhook dispatcher: dead-letter topic: %w", err)
 	}
-	dlq := &kafka.Writer{Addr: kafka.TCP(d.cfg.Brokers...), Topic: d.cfg.DeadLetterTopic,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}
 	defer func() {
 		if err := dlq.Close(); err != nil {
 			d.log.Warn("close dead-letter writer", "err", err)
