@@ -3,10 +3,11 @@ package emitter
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/steller/platform/analytics/topic"
 )
 
 // job is one batch handed to the sender.
@@ -38,31 +39,13 @@ type sender struct {
 }
 
 func newSender(cfg Config) *sender {
-	transport := &kafka.Transport{
-		DialTimeout: min(cfg.WriteTimeout, 5*time.Second),
-		ClientID:    "steller-emitter",
-	}
+	// The loop hands over whole batches and waits for each: NewOrderedWriter keeps a batch
+	// in order, provided its BatchSize and BatchBytes are at least ours.
+	w, transport := topic.NewOrderedWriter(topic.WriterConfig{Brokers: cfg.Brokers, Topic: cfg.Topic,
+		ClientID: "steller-emitter", WriteTimeout: cfg.WriteTimeout, BatchSize: cfg.BatchSize, BatchBytes: cfg.BatchBytes,
+		Compression: kafka.Lz4})
 	return &sender{
-		w: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
-			Topic:        cfg.Topic,
-			Balancer:     &kafka.Hash{},
-			RequiredAcks: kafka.RequireAll,
-			Compression:  kafka.Lz4,
-			// The loop hands over whole batches and waits for each, so the Writer must send at
-			// once (its BatchTimeout only delays) and must fit a batch's share of one
-			// partition in a single produce, or a retried first half could land after its
-			// second half.
-			BatchSize:       cfg.BatchSize,
-			BatchBytes:      cfg.BatchBytes,
-			BatchTimeout:    time.Millisecond,
-			MaxAttempts:     3,
-			WriteBackoffMin: 50 * time.Millisecond,
-			WriteBackoffMax: 500 * time.Millisecond,
-			ReadTimeout:     cfg.WriteTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			Transport:       transport,
-		},
+		w:         w,
 		transport: transport,
 		timeout:   cfg.WriteTimeout,
 		jobs:      make(chan *job),
@@ -126,20 +109,10 @@ func failed(msgs []kafka.Message, err error) []kafka.Message {
 	return out
 }
 
-// summary shortens a write error for the log: kafka.WriteErrors lists one error per
-// message, which for a batch of a thousand is a thousand copies of "connection refused".
+// summary shortens a write error for the log (topic.SummarizeWriteErrors).
 func summary(err error) string {
-	var werrs kafka.WriteErrors
 	if err == nil {
 		return ""
 	}
-	if !errors.As(err, &werrs) {
-		return err.Error()
-	}
-	for _, e := range werrs {
-		if e != nil {
-			return fmt.Sprintf("%d of %d messages failed, first: %v", werrs.Count(), len(werrs), e)
-		}
-	}
-	return err.Error()
+	return topic.SummarizeWriteErrors(err).Error()
 }

@@ -47,30 +47,12 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	transport := &kafka.Transport{DialTimeout: min(cfg.WriteTimeout, 5*time.Second), ClientID: "steller-orderevent"}
-	return &Publisher{
-		w: &kafka.Writer{
-			Addr:  kafka.TCP(cfg.Brokers...),
-			Topic: cfg.Topic,
-			// Keyed by partner id: one partner's events, and so each order's events, stay in
-			// one partition in the order they were written.
-			Balancer:     &kafka.Hash{},
-			RequiredAcks: kafka.RequireAll,
-			// Publish waits for its own batch, so the Writer must send at once rather than
-			// wait for more, and a batch's share of one partition must go in one produce so a
-			// retry cannot reorder it.
-			BatchTimeout:    time.Millisecond,
-			BatchSize:       1000,
-			MaxAttempts:     3,
-			WriteBackoffMin: 50 * time.Millisecond,
-			WriteBackoffMax: 500 * time.Millisecond,
-			ReadTimeout:     cfg.WriteTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			Transport:       transport,
-		},
-		transport: transport,
-		timeout:   cfg.WriteTimeout,
-	}, nil
+	// Keyed by partner id: one partner's events, and so each order's events, stay in one
+	// partition in the order they were written. One produce holds up to 1,000 events: a
+	// Publish of more could be split (the sandbox outbox publishes 100 at a time).
+	w, transport := topic.NewOrderedWriter(topic.WriterConfig{Brokers: cfg.Brokers, Topic: cfg.Topic,
+		ClientID: "steller-orderevent", WriteTimeout: cfg.WriteTimeout, BatchSize: 1000})
+	return &Publisher{w: w, transport: transport, timeout: cfg.WriteTimeout}, nil
 }
 
 // Message encodes one event as the Kafka message the Publisher writes: the key is the
@@ -104,7 +86,7 @@ func (p *Publisher) Publish(ctx context.Context, events ...Event) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*p.timeout)
 	defer cancel()
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("orderevent: publish %d events: %w", len(msgs), summarize(err))
+		return fmt.Errorf("orderevent: publish %d events: %w", len(msgs), topic.SummarizeWriteErrors(err))
 	}
 	return nil
 }
@@ -113,20 +95,5 @@ func (p *Publisher) Publish(ctx context.Context, events ...Event) error {
 func (p *Publisher) Close() error {
 	err := p.w.Close()
 	p.transport.CloseIdleConnections()
-	return err
-}
-
-// summarize turns kafka.WriteErrors (one error per message, usually all alike) into its
-// first error and a count, so a log line stays short.
-func summarize(err error) error {
-	var werrs kafka.WriteErrors
-	if !errors.As(err, &werrs) {
-		return err
-	}
-	for _, e := range werrs {
-		if e != nil {
-			return fmt.Errorf("%d of %d failed, first: %w", werrs.Count(), len(werrs), e)
-		}
-	}
 	return err
 }

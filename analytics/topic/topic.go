@@ -123,3 +123,62 @@ func dialController(ctx context.Context, brokers []string) (*kafka.Conn, error) 
 	}
 	return nil, fmt.Errorf("topic: no broker reachable: %w", errors.Join(errs...))
 }
+
+// WriterConfig configures NewOrderedWriter.
+type WriterConfig struct {
+	// Brokers are the bootstrap addresses; Topic the topic written.
+	Brokers []string
+	Topic   string
+	// ClientID names the producer to the brokers.
+	ClientID string
+	// WriteTimeout bounds each request to a broker (and the dial, up to 5 s).
+	WriteTimeout time.Duration
+	// BatchSize and BatchBytes bound one produce; zero keeps kafka-go's defaults. They
+	// must be at least what the caller hands over in one WriteMessages.
+	BatchSize  int
+	BatchBytes int64
+	// Compression of the produced batches; zero is none.
+	Compression kafka.Compression
+}
+
+// NewOrderedWriter returns a Writer for callers that hand over whole batches and wait for
+// each: keyed by hash (one key, one partition), acknowledged by every in-sync replica, sent
+// at once (BatchTimeout only delays such callers) and with a batch's share of a partition
+// in one produce, so a retry cannot land a batch's first half after its second. It retries
+// within 3 attempts. The caller closes the Writer, then the Transport's idle connections.
+func NewOrderedWriter(cfg WriterConfig) (*kafka.Writer, *kafka.Transport) {
+	transport := &kafka.Transport{DialTimeout: min(cfg.WriteTimeout, 5*time.Second), ClientID: cfg.ClientID}
+	return &kafka.Writer{
+		Addr:            kafka.TCP(cfg.Brokers...),
+		Topic:           cfg.Topic,
+		Balancer:        &kafka.Hash{},
+		RequiredAcks:    kafka.RequireAll,
+		Compression:     cfg.Compression,
+		BatchSize:       cfg.BatchSize,
+		BatchBytes:      cfg.BatchBytes,
+		BatchTimeout:    time.Millisecond,
+		MaxAttempts:     3,
+		WriteBackoffMin: 50 * time.Millisecond,
+		WriteBackoffMax: 500 * time.Millisecond,
+		ReadTimeout:     cfg.WriteTimeout,
+		WriteTimeout:    cfg.WriteTimeout,
+		Transport:       transport,
+	}, transport
+}
+
+// SummarizeWriteErrors shortens a Writer's error for logs and callers: kafka.WriteErrors
+// holds one error per message, which for a batch of a thousand is a thousand copies of
+// "connection refused"; it becomes a count and the first error (still matched by
+// errors.Is/As). Other errors are returned as they are.
+func SummarizeWriteErrors(err error) error {
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) {
+		return err
+	}
+	for _, e := range werrs {
+		if e != nil {
+			return fmt.Errorf("%d of %d messages failed, first: %w", werrs.Count(), len(werrs), e)
+		}
+	}
+	return err
+}

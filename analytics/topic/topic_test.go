@@ -2,6 +2,8 @@ package topic_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,4 +59,30 @@ func TestDefaultsNameTheVersionedTopics(t *testing.T) {
 		assert.Positive(t, s.Partitions)
 	}
 	assert.Equal(t, []string{"steller.request-logs.v1", "steller.order-events.v1"}, names)
+}
+
+func TestSummarizeWriteErrorsCountsAndKeepsTheFirst(t *testing.T) {
+	t.Parallel()
+	refused := errors.New("connection refused")
+	werrs := kafka.WriteErrors{nil, refused, refused}
+	got := topic.SummarizeWriteErrors(fmt.Errorf("write: %w", werrs))
+	assert.Equal(t, "2 of 3 messages failed, first: connection refused", got.Error())
+	assert.ErrorIs(t, got, refused)
+	other := errors.New("dial: no route")
+	assert.Same(t, other, topic.SummarizeWriteErrors(other))
+}
+
+func TestOrderedWriterKeepsABatchInOneProduce(t *testing.T) {
+	t.Parallel()
+	w, transport := topic.NewOrderedWriter(topic.WriterConfig{Brokers: []string{"127.0.0.1:1"}, Topic: "t", ClientID: "c",
+		WriteTimeout: 20 * time.Second, BatchSize: 500, BatchBytes: 1 << 20, Compression: kafka.Lz4})
+	defer w.Close()
+	assert.IsType(t, &kafka.Hash{}, w.Balancer)
+	assert.Equal(t, kafka.RequireAll, w.RequiredAcks)
+	assert.Equal(t, 500, w.BatchSize)
+	assert.EqualValues(t, 1<<20, w.BatchBytes)
+	assert.Equal(t, time.Millisecond, w.BatchTimeout)
+	assert.Equal(t, kafka.Lz4, w.Compression)
+	assert.Equal(t, 5*time.Second, transport.DialTimeout, "the dial is bounded at 5 s")
+	assert.Equal(t, "c", transport.ClientID)
 }
