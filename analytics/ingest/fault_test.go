@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/steller/platform/analytics/ingest"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // proxy forwards TCP connections to a server and can cut them, standing in for a
@@ -163,12 +163,10 @@ type childConfig struct {
 // the test binary with childEnv set to run it as an ingest process, which it then kills.
 func TestIngestChildProcess(t *testing.T) {
 	t.Parallel()
-	raw := os.Getenv(childEnv)
-	if raw == "" {
+	var c childConfig
+	if !testenv.ChildConfig(t, childEnv, &c) {
 		t.Skip("runs only as the child process of TestIngestSurvivesSIGKILL")
 	}
-	var c childConfig
-	require.NoError(t, json.Unmarshal([]byte(raw), &c))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	conn, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, User: "default"})
@@ -193,21 +191,12 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	require.NoError(t, e.ch.Conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".request_logs"))
 	const n = 300_000
 	produce(t, e.kafka.Brokers, e.topic, encode(t, events("kill", n, time.Now().UTC())))
-	cfg, err := json.Marshal(childConfig{
+	cfg := childConfig{
 		Brokers: e.kafka.Brokers, Topic: e.topic, Group: e.group, DeadLetter: e.deadLetter,
 		ClickHouseAddr: e.ch.Addr, Database: e.ch.Database, BatchSize: 20_000, FlushInterval: time.Second,
 		SessionTimeout: 6 * time.Second,
-	})
-	require.NoError(t, err)
-	spawn := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestIngestChildProcess$", "-test.count=1")
-		cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
-		if os.Getenv("STELLER_TEST_VERBOSE") != "" {
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		}
-		require.NoError(t, cmd.Start())
-		return cmd
 	}
+	spawn := func() *exec.Cmd { return testenv.SpawnChild(t, "TestIngestChildProcess", childEnv, cfg) }
 
 	// Kill the ingest three times, each time while it is storing batches.
 	var stored uint64
@@ -227,11 +216,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		t.Logf("kill %d: SIGKILL with %d of %d request ids stored, offsets committed up to %d messages", kill, stored, n, committed(t, e))
 	}
 
-	last := spawn()
-	t.Cleanup(func() {
-		_ = last.Process.Signal(syscall.SIGKILL)
-		_ = last.Wait()
-	})
+	spawn() // killed when the test ends
 	waitDistinct(t, e.ch, n, 120*time.Second)
 	require.Eventually(t, func() bool { return committed(t, e) == n }, 30*time.Second, 50*time.Millisecond)
 

@@ -1,9 +1,7 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,12 +41,10 @@ type webhookChildConfig struct {
 // dispatcher and a River client working deliveries), which it then kills.
 func TestWebhookChildProcess(t *testing.T) {
 	t.Parallel()
-	raw := os.Getenv(webhookChildEnv)
-	if raw == "" {
+	var c webhookChildConfig
+	if !testenv.ChildConfig(t, webhookChildEnv, &c) {
 		t.Skip("runs only as the child process of TestSIGKILLMidRetryDeliversEveryEventOnce")
 	}
-	var c webhookChildConfig
-	require.NoError(t, json.Unmarshal([]byte(raw), &c))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -77,23 +73,9 @@ func TestWebhookChildProcess(t *testing.T) {
 
 // spawnWebhookChild starts the test binary as a webhook process; it is killed when the test
 // ends, and its output (warnings and errors) is shown if the test failed.
-func spawnWebhookChild(t *testing.T, name string, c webhookChildConfig) *exec.Cmd {
+func spawnWebhookChild(t *testing.T, c webhookChildConfig) *exec.Cmd {
 	t.Helper()
-	cfg, err := json.Marshal(c)
-	require.NoError(t, err)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWebhookChildProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), webhookChildEnv+"="+string(cfg))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait() // after Wait, out is no longer written
-		if t.Failed() {
-			t.Logf("%s process output:\n%s", name, out.String())
-		}
-	})
-	return cmd
+	return testenv.SpawnChild(t, "TestWebhookChildProcess", webhookChildEnv, c)
 }
 
 // heldSet records the webhook-ids of the requests a receiver is holding open.
@@ -209,7 +191,7 @@ func TestSIGKILLMidRetryDeliversEveryEventOnce(t *testing.T) {
 		Group: "wh-kill-" + ep.ID, Timeout: 2 * time.Second, RescueAfter: probe.Timeout(nil) + time.Second}
 
 	produce(t, k.Brokers, topic, e.orderEvents(1, before)...)
-	first := spawnWebhookChild(t, "first", child)
+	first := spawnWebhookChild(t, child)
 	require.Eventually(t, func() bool {
 		return e.count(t, `SELECT count(*) FROM webhook_deliveries d JOIN river_job j ON j.args->>'delivery_id' = d.id
 WHERE d.attempts = 1 AND d.status = 'pending' AND j.state IN ('available', 'retryable')`) == before
@@ -257,7 +239,7 @@ JOIN webhook_deliveries d ON d.id = j.args->>'delivery_id' WHERE j.state = 'runn
 			e.count(t, `SELECT count(*) FROM river_job WHERE state = 'running'
 	AND attempted_at > now() - make_interval(secs => $1)`, (child.RescueAfter+time.Second).Seconds()) == 0
 	}, 40*time.Second, 50*time.Millisecond, "the killed process's lease and jobs expire")
-	spawnWebhookChild(t, "restarted", child)
+	spawnWebhookChild(t, child)
 
 	// Retries wait minutes after a second attempt, rescued jobs too: make them due at once.
 	total := before + after
