@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/steller/platform/internal/localstack"
 )
 
 // Config is the parsed configuration of one steller process. A subcommand reads only the
@@ -237,8 +239,8 @@ func Settings() []Setting {
 			Usage: "added to every port of the local servers, to run another stack beside the usual one",
 			parse: func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 || n > 5000 {
-					return errors.New("must be a whole number from 0 to 5000")
+				if err != nil || n < 0 || n > localstack.MaxPortOffset {
+					return fmt.Errorf("must be a whole number from 0 to %d", localstack.MaxPortOffset)
 				}
 				c.PortOffset = n
 				return nil

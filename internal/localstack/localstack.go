@@ -61,14 +61,25 @@ func (p Ports) Shift(offset int) Ports {
 	}
 }
 
+// The fixed ports lie above Linux's ephemeral range (ip_local_port_range, 32768-60999 by
+// default), where the kernel picks the source ports of outgoing connections: a fixed port
+// inside it is taken now and then by some client's connection, and the server that wants
+// it fails to bind. MaxPortOffset keeps every shifted port below 65536.
+const (
+	// MinFixedPort is the lowest port a stack binds, just past the ephemeral range.
+	MinFixedPort = 61000
+	// MaxPortOffset is the largest Shift that keeps every port valid.
+	MaxPortOffset = 1000
+)
+
 // DevPorts are the ports of `steller dev`.
 func DevPorts() Ports {
-	return Ports{Postgres: 55432, ClickHouseTCP: 59000, ClickHouseHTTP: 58123, ClickHouseInterserver: 59009, Kafka: 59092, KafkaController: 59093}
+	return Ports{Postgres: 62432, ClickHouseTCP: 62900, ClickHouseHTTP: 62123, ClickHouseInterserver: 62909, Kafka: 62092, KafkaController: 62093}
 }
 
 // TestPorts are the ports of the stack that `make test` runs.
 func TestPorts() Ports {
-	return Ports{Postgres: 56432, ClickHouseTCP: 56900, ClickHouseHTTP: 56123, ClickHouseInterserver: 56909, Kafka: 56092, KafkaController: 56093}
+	return Ports{Postgres: 61432, ClickHouseTCP: 61900, ClickHouseHTTP: 61123, ClickHouseInterserver: 61909, Kafka: 61092, KafkaController: 61093}
 }
 
 // ErrNotInstalled reports a server binary that the install script has not installed yet.

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,4 +78,24 @@ func TestPortsShift(t *testing.T) {
 	assert.Equal(t, TestPorts().Postgres+10, p.Postgres)
 	assert.Equal(t, TestPorts().KafkaController+10, p.KafkaController)
 	assert.NotEqual(t, DevPorts().Postgres, TestPorts().Postgres)
+}
+
+// Every fixed port, at every allowed offset, stays out of the kernel's ephemeral range,
+// where an outgoing connection could hold it when the server starts.
+func TestFixedPortsLieAboveTheEphemeralRange(t *testing.T) {
+	t.Parallel()
+	low, high := 32768, 60999
+	if raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		_, _ = fmt.Sscan(string(raw), &low, &high)
+	}
+	require.Less(t, high, MinFixedPort, "this machine's ephemeral range reaches the stack's ports")
+	for name, p := range map[string]Ports{"dev": DevPorts(), "test": TestPorts()} {
+		for _, offset := range []int{0, MaxPortOffset} {
+			s := p.Shift(offset)
+			for _, port := range []int{s.Postgres, s.ClickHouseTCP, s.ClickHouseHTTP, s.ClickHouseInterserver, s.Kafka, s.KafkaController} {
+				assert.GreaterOrEqual(t, port, MinFixedPort, "%s+%d", name, offset)
+				assert.LessOrEqual(t, port, 65535, "%s+%d", name, offset)
+			}
+		}
+	}
 }
