@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 )
 
 const (
@@ -158,7 +158,7 @@ func TestKongYMLPluginConfigMatchesTheDumpedSchema(t *testing.T) {
 // pipeline is proven to catch a bad config whatever the real plugin's state.
 func TestSchemaCheckAgainstAThrowawayPlugin(t *testing.T) {
 	t.Parallel()
-	bin := buildPlugin(t, "./gateway-plugin/kongstandin/testdata/echoplugin", "echo")
+	bin := buildPlugin(t, "./internal/kongstandin/testdata/echoplugin", "echo")
 	info, err := kongstandin.Dump(context.Background(), bin)
 	require.NoError(t, err)
 	schema, err := info.Schema.Config()

@@ -14,10 +14,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/policy"
-	"github.com/steller/platform/gateway-plugin/apikey"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/testenv"
@@ -95,7 +96,7 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 	client, err := edgesync.NewClient(edgesync.ClientConfig{BaseURL: base, Token: edgeToken, Logger: logger, Wait: 2 * time.Second})
 	require.NoError(t, err)
 	go func() { _ = client.Run(ctx) }()
-	sandboxHash := apikey.HashOf(signup.APIKey.Secret)
+	sandboxHash := keyformat.HashOf(signup.APIKey.Secret)
 	require.Eventually(t, func() bool { _, ok := client.Lookup(sandboxHash); return ok }, 10*time.Second, 20*time.Millisecond)
 
 	// A key created through the API reaches the edge; revoking it reaches it within a second.
@@ -107,13 +108,13 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 		"name": "ci", "environment": "test", "roles": []string{"catalog:read"}, "allowed_cidrs": []string{"2001:db8::/32"},
 	}, &created)
 	require.Equal(t, http.StatusCreated, status, "%+v", created)
-	hash := apikey.HashOf(created.Secret)
+	hash := keyformat.HashOf(created.Secret)
 	require.Eventually(t, func() bool { _, ok := client.Lookup(hash); return ok }, 5*time.Second, 10*time.Millisecond)
 	revokedAt := time.Now()
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, base+"/v1/keys/"+created.ID+"/revoke", session, nil, nil))
 	require.Eventually(t, func() bool {
 		rec, ok := client.Lookup(hash)
-		return ok && rec.Key.Status == edgesync.KeyRevoked
+		return ok && rec.Key.Status == edgewire.KeyRevoked
 	}, time.Second, 5*time.Millisecond, "revocation did not reach the edge within a second")
 	t.Logf("revocation reached the edge in %s", time.Since(revokedAt))
 
@@ -129,7 +130,7 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 		map[string]string{"reason": "test"}, nil))
 	require.Eventually(t, func() bool {
 		rec, ok := client.Lookup(sandboxHash)
-		return ok && rec.PartnerStatus == edgesync.PartnerSuspended
+		return ok && rec.PartnerStatus == edgewire.PartnerSuspended
 	}, time.Second, 5*time.Millisecond, "suspension did not reach the edge within a second")
 
 	// A partner session cannot reach admin paths; the admin reads the audit trail.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/gateway-plugin/gateway"
+	"github.com/steller/platform/internal/clientip"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
 	"github.com/steller/platform/policies"
@@ -238,19 +238,11 @@ func (g *edgeGateway) Run(ctx context.Context) error {
 func parsePrefixes(list []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(list))
 	for _, e := range list {
-		if strings.Contains(e, "/") {
-			p, err := netip.ParsePrefix(e)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(e)
+		p, err := clientip.ParsePrefix(e)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }

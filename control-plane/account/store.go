@@ -1,13 +1,6 @@
 package account
 
-import (
-	"errors"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/steller/platform/control-plane/fault"
-)
+import "github.com/steller/platform/control-plane/pgdb"
 
 // SQL of the account store: partners, users, admins, memberships and sessions.
 const (
@@ -58,14 +51,7 @@ WHERE u.id = $1`
 	meAdminSQL = `SELECT id, email::text AS email, name FROM admin_users WHERE id = $1`
 )
 
-// translate maps driver errors to fault kinds; everything else stays internal.
+// translate maps driver errors to fault kinds (pgdb.Translate).
 func translate(err error, conflictMessage string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, "not found")
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fault.New(fault.ErrConflict, conflictMessage)
-	}
-	return err
+	return pgdb.Translate(err, pgdb.Messages{Conflict: conflictMessage})
 }

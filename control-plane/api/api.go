@@ -21,6 +21,7 @@ import (
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/rbac"
 	"github.com/steller/platform/control-plane/workspace"
+	"github.com/steller/platform/internal/clientip"
 	"github.com/steller/platform/policies"
 )
 
@@ -67,16 +68,16 @@ type Config struct {
 
 // API is the control plane's HTTP API.
 type API struct {
-	log            *slog.Logger
-	mux            *http.ServeMux
-	huma           huma.API
-	handler        http.Handler
-	checker        *rbac.PolicyChecker
-	accounts       *account.Service
-	workspaces     *workspace.Service
-	signupLimit    *limiter
-	loginLimit     *limiter
-	trustedProxies []netip.Prefix
+	log         *slog.Logger
+	mux         *http.ServeMux
+	huma        huma.API
+	handler     http.Handler
+	checker     *rbac.PolicyChecker
+	accounts    *account.Service
+	workspaces  *workspace.Service
+	signupLimit *limiter
+	loginLimit  *limiter
+	clients     clientip.Resolver
 }
 
 // New builds the API and registers the account and workspace operations.
@@ -138,7 +139,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		log: cfg.Logger, mux: http.NewServeMux(), checker: checker, accounts: accounts, workspaces: workspaces,
 		signupLimit: newLimiter(cfg.SignupLimit, cfg.Clock), loginLimit: newLimiter(cfg.LoginLimit, cfg.Clock),
-		trustedProxies: cfg.TrustedProxies,
+		clients: clientip.New(cfg.TrustedProxies),
 	}
 	a.huma = humago.New(a.mux, hConfig(cfg))
 	a.huma.UseMiddleware(a.rateLimitMiddleware, a.sessionMiddleware)

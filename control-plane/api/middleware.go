@@ -133,7 +133,13 @@ func (a *API) rateLimitMiddleware(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	ip := clientIP(ctx.RemoteAddr(), ctx.Header("X-Forwarded-For"), a.trustedProxies)
+	var forwardedFor []string
+	ctx.EachHeader(func(name, value string) {
+		if http.CanonicalHeaderKey(name) == "X-Forwarded-For" {
+			forwardedFor = append(forwardedFor, value)
+		}
+	})
+	ip := a.clients.FromRemoteAddr(ctx.RemoteAddr(), forwardedFor).String()
 	ok, wait := l.allow(ctx.Operation().OperationID + "|" + ip)
 	if !ok {
 		ctx.SetHeader("Retry-After", retryAfterSeconds(wait))

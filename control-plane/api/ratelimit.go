@@ -2,10 +2,7 @@ package api
 
 import (
 	"math"
-	"net"
-	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -93,41 +90,4 @@ func (l *limiter) evict(now time.Time) {
 // retryAfterSeconds renders a wait as a Retry-After value (whole seconds, at least 1).
 func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
-}
-
-// clientIP returns the caller's address: the connection's peer, or, when the peer is a
-// trusted proxy, the right-most X-Forwarded-For entry that is not itself trusted.
-func clientIP(remoteAddr, forwardedFor string, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	peer = peer.Unmap()
-	if !isTrusted(peer, trusted) || forwardedFor == "" {
-		return peer.String()
-	}
-	hops := strings.Split(forwardedFor, ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return peer.String()
-		}
-		if a = a.Unmap(); !isTrusted(a, trusted) {
-			return a.String()
-		}
-	}
-	return peer.String()
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
 )
 
 // BenchmarkKeyCreate measures creating a key through the service on real PostgreSQL (key

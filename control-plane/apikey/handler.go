@@ -9,10 +9,10 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/rbac"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
 )
 
 // Deps are what the key operations need.

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 func TestKeyLifecycleThroughTheAPI(t *testing.T) {
@@ -51,8 +51,8 @@ func TestKeyLifecycleThroughTheAPI(t *testing.T) {
 	// The edge feed has the partner, then the key, with the allowlist and roles.
 	changes := feed(t, e)
 	require.Len(t, changes, 2)
-	assert.Equal(t, wire.PartnerUpsert, changes[0].Type)
-	require.Equal(t, wire.KeyUpsert, changes[1].Type)
+	assert.Equal(t, edgewire.PartnerUpsert, changes[0].Type)
+	require.Equal(t, edgewire.KeyUpsert, changes[1].Type)
 	assert.Equal(t, parsed.Hash, changes[1].Key.Hash)
 	assert.Equal(t, created.AllowedCIDRs, changes[1].Key.AllowedCIDRs)
 
@@ -99,8 +99,8 @@ func TestKeyLifecycleThroughTheAPI(t *testing.T) {
 
 	last := feed(t, e)
 	final := last[len(last)-1]
-	require.Equal(t, wire.KeyUpsert, final.Type)
-	assert.Equal(t, wire.KeyRevoked, final.Key.Status)
+	require.Equal(t, edgewire.KeyUpsert, final.Type)
+	assert.Equal(t, edgewire.KeyRevoked, final.Key.Status)
 	assert.Equal(t, rolled.Key.ID, final.Key.KeyID)
 
 	var actions []string
@@ -245,25 +245,25 @@ func TestAdminCreatesKeysForAPartner(t *testing.T) {
 }
 
 // feed returns every change of the edge feed in order.
-func feed(t *testing.T, e env) []wire.Change {
+func feed(t *testing.T, e env) []edgewire.Change {
 	t.Helper()
 	rows, err := e.pool.Query(context.Background(), `SELECT version, type, payload FROM edge_changes ORDER BY version`)
 	require.NoError(t, err)
 	defer rows.Close()
-	var out []wire.Change
+	var out []edgewire.Change
 	for rows.Next() {
-		var c wire.Change
+		var c edgewire.Change
 		var typ string
 		var payload []byte
 		var version int64
 		require.NoError(t, rows.Scan(&version, &typ, &payload))
-		c.Version, c.Type = uint64(version), wire.ChangeType(typ)
+		c.Version, c.Type = uint64(version), edgewire.ChangeType(typ)
 		switch c.Type {
-		case wire.KeyUpsert:
-			c.Key = new(wire.Key)
+		case edgewire.KeyUpsert:
+			c.Key = new(edgewire.Key)
 			require.NoError(t, json.Unmarshal(payload, c.Key))
-		case wire.PartnerUpsert:
-			c.Partner = new(wire.Partner)
+		case edgewire.PartnerUpsert:
+			c.Partner = new(edgewire.Partner)
 			require.NoError(t, json.Unmarshal(payload, c.Partner))
 		}
 		out = append(out, c)

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
 )
 
 // lastUsedFake answers like the ClickHouse lookup: a time per seen key, or an error.

@@ -18,13 +18,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/audit"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 // Limits on key settings.
@@ -306,7 +306,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, ch Ch
 		ch.AllowedCIDRs = cidrs
 	}
 	return s.change(ctx, p, id, "key.updated", func(tx pgx.Tx, old row) (row, []row, error) {
-		if old.Status == string(wire.KeyRevoked) {
+		if old.Status == string(edgewire.KeyRevoked) {
 			return row{}, nil, fault.New(fault.ErrConflict, "the key is revoked and can no longer be changed")
 		}
 		name, roles, cidrs := old.Name, old.Roles, old.AllowedCIDRs
@@ -328,7 +328,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, ch Ch
 func (s *Service) Revoke(ctx context.Context, p auth.Principal, id string) (Key, error) {
 	now := s.clock()
 	return s.change(ctx, p, id, "key.revoked", func(tx pgx.Tx, old row) (row, []row, error) {
-		if old.Status == string(wire.KeyRevoked) {
+		if old.Status == string(edgewire.KeyRevoked) {
 			return old, nil, errUnchanged
 		}
 		r, err := queryKey(ctx, tx, revokeSQL, id, now)
@@ -356,7 +356,7 @@ func (s *Service) Roll(ctx context.Context, p auth.Principal, id string, grace t
 	var out Rolled
 	old, err := s.change(ctx, p, id, "key.rolled", func(tx pgx.Tx, old row) (row, []row, error) {
 		switch {
-		case old.Status == string(wire.KeyRevoked):
+		case old.Status == string(edgewire.KeyRevoked):
 			return row{}, nil, fault.New(fault.ErrConflict, "the key is revoked; create a new key instead")
 		case old.RolledTo != nil:
 			return row{}, nil, fault.New(fault.ErrConflict, "the key was already rolled to "+*old.RolledTo)
@@ -427,7 +427,7 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 // publishWithPartner publishes the partner before its new key: an edge treats a key of a
 // partner it does not know as suspended.
 func publishWithPartner(ctx context.Context, tx pgx.Tx, r row, partnerStatus string) error {
-	if _, err := edgesync.PublishPartner(ctx, tx, wire.Partner{ID: r.PartnerID, Status: wire.PartnerStatus(partnerStatus)}); err != nil {
+	if _, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: r.PartnerID, Status: edgewire.PartnerStatus(partnerStatus)}); err != nil {
 		return err
 	}
 	return publish(ctx, tx, r)

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	"github.com/steller/platform/control-plane/pgdb"
 )
 
 // row is one api_keys row.
@@ -36,7 +36,7 @@ type row struct {
 }
 
 // wire returns the key as published to edges.
-func (r row) wire() (wire.Key, error) {
+func (r row) wire() (edgewire.Key, error) {
 	return edgesync.KeyRow{
 		ID: r.ID, Hash: r.Hash, PartnerID: r.PartnerID, WorkspaceID: r.WorkspaceID,
 		Environment: r.Environment, Roles: r.Roles, AllowedCIDRs: r.AllowedCIDRs, Status: r.Status,
@@ -82,13 +82,7 @@ WHERE id = $1 RETURNING ` + columns
 ORDER BY created_at, id LIMIT 1`
 )
 
-// queryer is a pool or a transaction.
-type queryer interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func queryKey(ctx context.Context, q queryer, sql string, args ...any) (row, error) {
+func queryKey(ctx context.Context, q pgdb.DB, sql string, args ...any) (row, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return row{}, interpretError(err)
@@ -97,7 +91,7 @@ func queryKey(ctx context.Context, q queryer, sql string, args ...any) (row, err
 	return r, interpretError(err)
 }
 
-func queryKeys(ctx context.Context, q queryer, sql string, args ...any) ([]row, error) {
+func queryKeys(ctx context.Context, q pgdb.DB, sql string, args ...any) ([]row, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, interpretError(err)
@@ -112,7 +106,7 @@ type partnerState struct {
 	LiveApprovedAt *time.Time
 }
 
-func getPartner(ctx context.Context, q queryer, partnerID string) (partnerState, error) {
+func getPartner(ctx context.Context, q pgdb.DB, partnerID string) (partnerState, error) {
 	var p partnerState
 	err := q.QueryRow(ctx, partnerSQL, partnerID).Scan(&p.Status, &p.LiveApprovedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -121,7 +115,7 @@ func getPartner(ctx context.Context, q queryer, partnerID string) (partnerState,
 	return p, interpretError(err)
 }
 
-func findWorkspace(ctx context.Context, q queryer, partnerID, workspaceID string) (string, error) {
+func findWorkspace(ctx context.Context, q pgdb.DB, partnerID, workspaceID string) (string, error) {
 	var id string
 	err := q.QueryRow(ctx, workspaceSQL, partnerID, workspaceID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -130,22 +124,10 @@ func findWorkspace(ctx context.Context, q queryer, partnerID, workspaceID string
 	return id, interpretError(err)
 }
 
-// interpretError translates pgx errors into fault kinds, in one place.
+// interpretError translates pgx errors into fault kinds (pgdb.Translate).
 func interpretError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, "API key not found")
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505":
-			return fault.New(fault.ErrConflict, "an API key with this secret already exists")
-		case "23503":
-			return fault.New(fault.ErrNotFound, "the partner or workspace does not exist")
-		}
-	}
-	return err
+	return pgdb.Translate(err, pgdb.Messages{
+		NotFound: "API key not found", Conflict: "an API key with this secret already exists",
+		MissingReference: "the partner or workspace does not exist",
+	})
 }

@@ -8,15 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/steller/platform/control-plane/auth"
+	"github.com/steller/platform/control-plane/pgdb"
 )
-
-// Execer is what Record writes through: a pgx transaction, connection or pool.
-type Execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
 
 // Entry is one audited action.
 type Entry struct {
@@ -43,7 +37,7 @@ const insertSQL = `INSERT INTO audit_log (actor_kind, actor_id, partner_id, acti
 VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6)`
 
 // Record writes e through db (use the action's own transaction).
-func Record(ctx context.Context, db Execer, e Entry) error {
+func Record(ctx context.Context, db pgdb.DB, e Entry) error {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{}

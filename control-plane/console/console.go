@@ -21,11 +21,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steller/platform/contract/identity"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
-	"github.com/steller/platform/gateway-plugin/edge"
 )
 
 // KeyName names the keys the console mints, so members recognise them in the key list.
@@ -170,5 +170,5 @@ func (c *Console) send(ctx context.Context, url, secret, idempotencyKey string, 
 		Code string `json:"code"`
 	}
 	_ = json.Unmarshal(raw, &problem)
-	return Result{RequestID: resp.Header.Get(edge.HeaderRequestID), Status: resp.StatusCode, Body: raw}, problem.Code, nil
+	return Result{RequestID: resp.Header.Get(identity.HeaderRequestID), Status: resp.StatusCode, Body: raw}, problem.Code, nil
 }

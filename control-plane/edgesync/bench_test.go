@@ -8,8 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	edgeclient "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 // BenchmarkRevocationToEdge measures, per revocation, the time from the revoke request
@@ -28,13 +29,13 @@ func BenchmarkRevocationToEdge(b *testing.B) {
 		b.StopTimer()
 		k, err := h.keys.Create(ctx, tn.Owner, catalogKey())
 		require.NoError(b, err)
-		h.until(b, k.Secret, 5*time.Second, func(_ *wire.Record, ok bool) bool { return ok })
+		h.until(b, k.Secret, 5*time.Second, func(_ *edgeclient.Record, ok bool) bool { return ok })
 		b.StartTimer()
 		start := time.Now()
 		_, err = h.keys.Revoke(ctx, tn.Owner, k.Key.ID)
 		require.NoError(b, err)
 		commit = append(commit, time.Since(start))
-		h.until(b, k.Secret, 5*time.Second, func(r *wire.Record, ok bool) bool { return ok && r.Key.Status == wire.KeyRevoked })
+		h.until(b, k.Secret, 5*time.Second, func(r *edgeclient.Record, ok bool) bool { return ok && r.Key.Status == edgewire.KeyRevoked })
 		endToEnd = append(endToEnd, time.Since(start))
 	}
 	b.StopTimer()

@@ -1,5 +1,5 @@
 // Package edgesync owns the control plane's side of the edge sync protocol
-// (gateway-plugin/edgesync/PROTOCOL.md): writing key and partner changes to the edge change
+// (contract/edgewire/PROTOCOL.md): writing key and partner changes to the edge change
 // feed (the edge_changes table) in the caller's transaction, serving the snapshot and the
 // long-poll change feed to edges over HTTP, the one LISTEN connection per process that wakes
 // waiting long-polls, and pruning old changes.
@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // NotifyChannel is the PostgreSQL notification channel on which every committed change
@@ -36,23 +36,23 @@ const (
 
 // PublishKey appends a key_upsert of k to the feed in tx. Call it last in the transaction:
 // it holds the feed lock until commit.
-func PublishKey(ctx context.Context, tx pgx.Tx, k wire.Key) (uint64, error) {
-	return publish(ctx, tx, wire.KeyUpsert, k)
+func PublishKey(ctx context.Context, tx pgx.Tx, k edgewire.Key) (uint64, error) {
+	return publish(ctx, tx, edgewire.KeyUpsert, k)
 }
 
 // PublishKeyDelete appends a key_delete of the key with hash h to the feed in tx (nothing
 // deletes keys yet; for a future purge of long-dead keys). Call it last, as PublishKey.
-func PublishKeyDelete(ctx context.Context, tx pgx.Tx, h apikey.Hash) (uint64, error) {
-	return publish(ctx, tx, wire.KeyDelete, h)
+func PublishKeyDelete(ctx context.Context, tx pgx.Tx, h keyformat.Hash) (uint64, error) {
+	return publish(ctx, tx, edgewire.KeyDelete, h)
 }
 
 // PublishPartner appends a partner_upsert of p to the feed in tx. Call it last, as
 // PublishKey.
-func PublishPartner(ctx context.Context, tx pgx.Tx, p wire.Partner) (uint64, error) {
-	return publish(ctx, tx, wire.PartnerUpsert, p)
+func PublishPartner(ctx context.Context, tx pgx.Tx, p edgewire.Partner) (uint64, error) {
+	return publish(ctx, tx, edgewire.PartnerUpsert, p)
 }
 
-func publish(ctx context.Context, tx pgx.Tx, typ wire.ChangeType, payload any) (uint64, error) {
+func publish(ctx context.Context, tx pgx.Tx, typ edgewire.ChangeType, payload any) (uint64, error) {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		return 0, fmt.Errorf("edgesync: encode %s: %w", typ, err)

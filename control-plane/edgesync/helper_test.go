@@ -16,13 +16,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
 	"github.com/steller/platform/gateway-plugin/edge"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	edgeclient "github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/policies"
 )
 
@@ -37,7 +37,7 @@ type harness struct {
 	server   *edgesync.Server
 	http     *httptest.Server
 	addr     string
-	client   *wire.Client
+	client   *edgeclient.Client
 }
 
 func newHarness(t testing.TB, run bool) *harness {
@@ -87,9 +87,9 @@ func (h *harness) stop() {
 }
 
 // connect starts an edge client against the server and waits for its first table.
-func (h *harness) connect(t testing.TB, wait time.Duration) *wire.Client {
+func (h *harness) connect(t testing.TB, wait time.Duration) *edgeclient.Client {
 	t.Helper()
-	c, err := wire.NewClient(wire.ClientConfig{
+	c, err := edgeclient.NewClient(edgeclient.ClientConfig{
 		BaseURL: "http://" + h.addr, Token: token, Logger: slog.New(slog.DiscardHandler),
 		Wait: wait, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	})
@@ -105,7 +105,7 @@ func (h *harness) connect(t testing.TB, wait time.Duration) *wire.Client {
 
 // until polls the edge's table every 200µs until ok holds for the record of secret, and
 // returns how long that took; it fails the test after limit.
-func (h *harness) until(t testing.TB, secret string, limit time.Duration, ok func(*wire.Record, bool) bool) time.Duration {
+func (h *harness) until(t testing.TB, secret string, limit time.Duration, ok func(*edgeclient.Record, bool) bool) time.Duration {
 	t.Helper()
 	hash := keyformat.HashOf(secret)
 	start := time.Now()

@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
 	"github.com/steller/platform/gateway-plugin/edge"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	edgeclient "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 // propagation is the contract: a change reaches a connected edge within a second.
@@ -34,7 +35,7 @@ func TestKeyLifecycleReachesAConnectedEdge(t *testing.T) {
 	// Create: the edge learns the key, with its allowlist.
 	created, err := h.keys.Create(ctx, tn.Owner, catalogKey())
 	require.NoError(t, err)
-	took := h.until(t, created.Secret, propagation, func(_ *wire.Record, ok bool) bool { return ok })
+	took := h.until(t, created.Secret, propagation, func(_ *edgeclient.Record, ok bool) bool { return ok })
 	t.Logf("create reached the edge in %s", took)
 	assert.Equal(t, "", core.decide(created.Secret, "203.0.113.9"))
 	assert.Equal(t, "", core.decide(created.Secret, "2001:db8::42"))
@@ -43,7 +44,7 @@ func TestKeyLifecycleReachesAConnectedEdge(t *testing.T) {
 	// Update the allowlist: IPv4 clients are out at once.
 	_, err = h.keys.Update(ctx, tn.Owner, created.Key.ID, apikey.Change{AllowedCIDRs: []string{"2001:db8::/32"}})
 	require.NoError(t, err)
-	took = h.until(t, created.Secret, propagation, func(r *wire.Record, ok bool) bool { return ok && len(r.Key.AllowedCIDRs) == 1 })
+	took = h.until(t, created.Secret, propagation, func(r *edgeclient.Record, ok bool) bool { return ok && len(r.Key.AllowedCIDRs) == 1 })
 	t.Logf("allowlist change reached the edge in %s", took)
 	assert.Equal(t, edge.CodeIPNotAllowed, core.decide(created.Secret, "203.0.113.9"))
 	assert.Equal(t, "", core.decide(created.Secret, "2001:db8::42"))
@@ -51,8 +52,8 @@ func TestKeyLifecycleReachesAConnectedEdge(t *testing.T) {
 	// Roll with a grace hour: both work; the old one carries its grace.
 	rolled, err := h.keys.Roll(ctx, tn.Owner, created.Key.ID, time.Hour)
 	require.NoError(t, err)
-	h.until(t, rolled.New.Secret, propagation, func(_ *wire.Record, ok bool) bool { return ok })
-	h.until(t, created.Secret, propagation, func(r *wire.Record, ok bool) bool { return ok && r.Key.GraceUntil != nil })
+	h.until(t, rolled.New.Secret, propagation, func(_ *edgeclient.Record, ok bool) bool { return ok })
+	h.until(t, created.Secret, propagation, func(r *edgeclient.Record, ok bool) bool { return ok && r.Key.GraceUntil != nil })
 	old, _ := h.client.Lookup(keyformat.HashOf(created.Secret))
 	assert.WithinDuration(t, time.Now().Add(time.Hour), *old.Key.GraceUntil, time.Minute)
 	assert.Equal(t, "", core.decide(created.Secret, "2001:db8::42"), "old key works in its grace period")
@@ -69,7 +70,7 @@ func TestKeyLifecycleReachesAConnectedEdge(t *testing.T) {
 	start := time.Now()
 	_, err = h.keys.Revoke(ctx, tn.Owner, rolled.New.Key.ID)
 	require.NoError(t, err)
-	h.until(t, rolled.New.Secret, propagation, func(r *wire.Record, ok bool) bool { return ok && r.Key.Status == wire.KeyRevoked })
+	h.until(t, rolled.New.Secret, propagation, func(r *edgeclient.Record, ok bool) bool { return ok && r.Key.Status == edgewire.KeyRevoked })
 	t.Logf("revocation reached the edge %s after the request began", time.Since(start))
 	assert.Equal(t, edge.CodeKeyRevoked, core.decide(rolled.New.Secret, "2001:db8::42"))
 }
@@ -88,13 +89,13 @@ func TestPartnerSuspensionReachesAConnectedEdge(t *testing.T) {
 	start := time.Now()
 	_, err = h.partners.Suspend(ctx, partnertest.Admin(), tn.PartnerID, "chargebacks")
 	require.NoError(t, err)
-	h.until(t, created.Secret, propagation, func(r *wire.Record, ok bool) bool { return ok && r.PartnerStatus == wire.PartnerSuspended })
+	h.until(t, created.Secret, propagation, func(r *edgeclient.Record, ok bool) bool { return ok && r.PartnerStatus == edgewire.PartnerSuspended })
 	t.Logf("suspension reached the edge %s after the request began", time.Since(start))
 	assert.Equal(t, edge.CodePartnerSuspended, core.decide(created.Secret, "203.0.113.1"))
 
 	_, err = h.partners.Reinstate(ctx, partnertest.Admin(), tn.PartnerID, "resolved")
 	require.NoError(t, err)
-	h.until(t, created.Secret, propagation, func(r *wire.Record, ok bool) bool { return ok && r.PartnerStatus == wire.PartnerActive })
+	h.until(t, created.Secret, propagation, func(r *edgeclient.Record, ok bool) bool { return ok && r.PartnerStatus == edgewire.PartnerActive })
 	assert.Equal(t, "", core.decide(created.Secret, "203.0.113.1"))
 }
 
@@ -107,7 +108,7 @@ func TestEdgeServesItsLastTableWhileTheControlPlaneIsDownAndCatchesUp(t *testing
 	core := newEdgeCore(t, h.client)
 	created, err := h.keys.Create(ctx, tn.Owner, catalogKey())
 	require.NoError(t, err)
-	h.until(t, created.Secret, propagation, func(_ *wire.Record, ok bool) bool { return ok })
+	h.until(t, created.Secret, propagation, func(_ *edgeclient.Record, ok bool) bool { return ok })
 
 	addr := h.addr
 	h.stop()
@@ -124,8 +125,8 @@ func TestEdgeServesItsLastTableWhileTheControlPlaneIsDownAndCatchesUp(t *testing
 
 	// Back on the same address: the edge catches up.
 	h.start(t, addr)
-	h.until(t, created.Secret, 5*time.Second, func(r *wire.Record, ok bool) bool { return ok && r.Key.Status == wire.KeyRevoked })
-	h.until(t, other.Secret, 5*time.Second, func(_ *wire.Record, ok bool) bool { return ok })
+	h.until(t, created.Secret, 5*time.Second, func(r *edgeclient.Record, ok bool) bool { return ok && r.Key.Status == edgewire.KeyRevoked })
+	h.until(t, other.Secret, 5*time.Second, func(_ *edgeclient.Record, ok bool) bool { return ok })
 	assert.Equal(t, edge.CodeKeyRevoked, core.decide(created.Secret, "203.0.113.1"))
 	assert.Equal(t, "", core.decide(other.Secret, "203.0.113.1"))
 }
@@ -160,7 +161,7 @@ func TestConcurrentChangesAreAllDeliveredToTheEdge(t *testing.T) {
 	}
 	close(secrets)
 	for s := range secrets {
-		h.until(t, s, 5*time.Second, func(r *wire.Record, ok bool) bool { return ok && r.PartnerStatus == wire.PartnerActive })
+		h.until(t, s, 5*time.Second, func(r *edgeclient.Record, ok bool) bool { return ok && r.PartnerStatus == edgewire.PartnerActive })
 	}
 	var latest uint64
 	require.NoError(t, h.pool.QueryRow(ctx, `SELECT max(version) FROM edge_changes`).Scan(&latest))

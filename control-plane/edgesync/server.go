@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/control-plane/edgeauth"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 // MountPath is the prefix under which Handler serves; mount it on the control plane's mux
@@ -98,8 +98,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: store{pool: cfg.Pool}, log: cfg.Logger, clock: cfg.Clock, tokens: tokens, bc: newBroadcast(), drain: make(chan struct{})}
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("GET "+wire.SnapshotPath, s.snapshot)
-	s.mux.HandleFunc("GET "+wire.ChangesPath, s.changes)
+	s.mux.HandleFunc("GET "+edgewire.SnapshotPath, s.snapshot)
+	s.mux.HandleFunc("GET "+edgewire.ChangesPath, s.changes)
 	return s, nil
 }
 
@@ -170,7 +170,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	// An edge at V needs V+1 onward: V below oldest-1 means pruned changes are missing; V
 	// above latest means the feed was restored to an older state.
 	if since > latest || (oldest > 0 && since+1 < oldest) {
-		writeProblem(w, http.StatusGone, wire.ResyncCode,
+		writeProblem(w, http.StatusGone, edgewire.ResyncCode,
 			fmt.Sprintf("version %d is outside the change feed (%d..%d held); fetch a snapshot", since, oldest, latest))
 		return
 	}
@@ -185,7 +185,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(page) > 0 {
-			writeJSON(w, wire.Changes{Version: page[len(page)-1].Version, Changes: page})
+			writeJSON(w, edgewire.Changes{Version: page[len(page)-1].Version, Changes: page})
 			return
 		}
 		var poll <-chan time.Time
@@ -196,10 +196,10 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 		case <-woken:
 		case <-poll:
 		case <-timer.C:
-			writeJSON(w, wire.Changes{Version: since, Changes: []wire.Change{}})
+			writeJSON(w, edgewire.Changes{Version: since, Changes: []edgewire.Change{}})
 			return
 		case <-s.drain:
-			writeJSON(w, wire.Changes{Version: since, Changes: []wire.Change{}})
+			writeJSON(w, edgewire.Changes{Version: since, Changes: []edgewire.Change{}})
 			return
 		case <-ctx.Done():
 			return // the edge went away

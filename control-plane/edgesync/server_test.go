@@ -11,10 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/partner/partnertest"
-	keyformat "github.com/steller/platform/gateway-plugin/apikey"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	edgeclient "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 func TestNewReportsEveryMissingDependency(t *testing.T) {
@@ -40,7 +41,7 @@ func TestEdgeTokenIsRequired(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, path := range []string{wire.SnapshotPath, wire.ChangesPath + "?since=0"} {
+			for _, path := range []string{edgewire.SnapshotPath, edgewire.ChangesPath + "?since=0"} {
 				status, body := h.get(t, path, tc.token)
 				assert.Equal(t, tc.want, status, "%s: %s", path, body)
 			}
@@ -65,29 +66,29 @@ func TestSnapshotHasEveryKeyAndPartnerAtTheFeedsVersion(t *testing.T) {
 	var latest uint64
 	require.NoError(t, h.pool.QueryRow(ctx, `SELECT max(version) FROM edge_changes`).Scan(&latest))
 
-	status, body := h.get(t, wire.SnapshotPath, token)
+	status, body := h.get(t, edgewire.SnapshotPath, token)
 	require.Equal(t, http.StatusOK, status, string(body))
-	snap := decodeJSON[wire.Snapshot](t, body)
+	snap := decodeJSON[edgewire.Snapshot](t, body)
 	assert.Equal(t, latest, snap.Version)
-	byID := map[string]wire.Key{}
+	byID := map[string]edgewire.Key{}
 	for _, k := range snap.Keys {
 		byID[k.KeyID] = k
 	}
 	require.Len(t, byID, 2)
 	assert.Equal(t, keyformat.HashOf(ka.Secret), byID[ka.Key.ID].Hash)
-	assert.Equal(t, wire.KeyActive, byID[ka.Key.ID].Status)
+	assert.Equal(t, edgewire.KeyActive, byID[ka.Key.ID].Status)
 	assert.Equal(t, []string{"203.0.113.0/24", "2001:db8::/32"}, byID[ka.Key.ID].AllowedCIDRs)
-	assert.Equal(t, wire.KeyRevoked, byID[kb.Key.ID].Status)
-	assert.ElementsMatch(t, []wire.Partner{{ID: a.PartnerID, Status: wire.PartnerActive}, {ID: b.PartnerID, Status: wire.PartnerSuspended}}, snap.Partners)
+	assert.Equal(t, edgewire.KeyRevoked, byID[kb.Key.ID].Status)
+	assert.ElementsMatch(t, []edgewire.Partner{{ID: a.PartnerID, Status: edgewire.PartnerActive}, {ID: b.PartnerID, Status: edgewire.PartnerSuspended}}, snap.Partners)
 
 	// The snapshot equals the feed replayed from nothing.
-	table, err := wire.NewTable(wire.Snapshot{})
+	table, err := edgeclient.NewTable(edgewire.Snapshot{})
 	require.NoError(t, err)
-	status, body = h.get(t, wire.ChangesPath+"?since=0", token)
+	status, body = h.get(t, edgewire.ChangesPath+"?since=0", token)
 	require.Equal(t, http.StatusOK, status)
-	table, err = table.Apply(decodeJSON[wire.Changes](t, body).Changes)
+	table, err = table.Apply(decodeJSON[edgewire.Changes](t, body).Changes)
 	require.NoError(t, err)
-	fromSnap, err := wire.NewTable(snap)
+	fromSnap, err := edgeclient.NewTable(snap)
 	require.NoError(t, err)
 	replayed, snapped := table.Snapshot(), fromSnap.Snapshot()
 	replayed.GeneratedAt, snapped.GeneratedAt = time.Time{}, time.Time{}
@@ -103,26 +104,26 @@ func TestChangeFeedLongPoll(t *testing.T) {
 	require.NoError(t, err)
 
 	// Changes above since are answered at once, in order.
-	status, body := h.get(t, wire.ChangesPath+"?since=0&wait=25s", token)
+	status, body := h.get(t, edgewire.ChangesPath+"?since=0&wait=25s", token)
 	require.Equal(t, http.StatusOK, status, string(body))
-	first := decodeJSON[wire.Changes](t, body)
+	first := decodeJSON[edgewire.Changes](t, body)
 	require.Len(t, first.Changes, 2)
-	assert.Equal(t, wire.PartnerUpsert, first.Changes[0].Type)
-	assert.Equal(t, wire.KeyUpsert, first.Changes[1].Type)
+	assert.Equal(t, edgewire.PartnerUpsert, first.Changes[0].Type)
+	assert.Equal(t, edgewire.KeyUpsert, first.Changes[1].Type)
 	assert.Less(t, first.Changes[0].Version, first.Changes[1].Version)
 	assert.Equal(t, first.Changes[1].Version, first.Version)
 
 	// Nothing new: held for wait, then answered empty at the same version.
-	status, body = h.get(t, fmt.Sprintf("%s?since=%d&wait=300ms", wire.ChangesPath, first.Version), token)
+	status, body = h.get(t, fmt.Sprintf("%s?since=%d&wait=300ms", edgewire.ChangesPath, first.Version), token)
 	require.Equal(t, http.StatusOK, status)
-	empty := decodeJSON[wire.Changes](t, body)
+	empty := decodeJSON[edgewire.Changes](t, body)
 	assert.Empty(t, empty.Changes)
 	assert.Equal(t, first.Version, empty.Version)
 
 	// A change during the wait is answered as soon as it commits.
 	got := make(chan []byte, 1)
 	go func() {
-		_, body, _ := h.fetch(fmt.Sprintf("%s?since=%d&wait=25s", wire.ChangesPath, first.Version), token)
+		_, body, _ := h.fetch(fmt.Sprintf("%s?since=%d&wait=25s", edgewire.ChangesPath, first.Version), token)
 		got <- body
 	}()
 	time.Sleep(100 * time.Millisecond) // let the request start waiting
@@ -130,9 +131,9 @@ func TestChangeFeedLongPoll(t *testing.T) {
 	require.NoError(t, err)
 	select {
 	case body := <-got:
-		ch := decodeJSON[wire.Changes](t, body)
+		ch := decodeJSON[edgewire.Changes](t, body)
 		require.Len(t, ch.Changes, 1)
-		assert.Equal(t, wire.KeyRevoked, ch.Changes[0].Key.Status)
+		assert.Equal(t, edgewire.KeyRevoked, ch.Changes[0].Key.Status)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting long-poll was not woken by the change")
 	}
@@ -145,7 +146,7 @@ func TestLongPollsPollWhenNoOneListens(t *testing.T) {
 	tn := partnertest.Seed(t, h.pool, "NoListen", false)
 	got := make(chan []byte, 1)
 	go func() {
-		_, body, _ := h.fetch(wire.ChangesPath+"?since=0&wait=25s", token)
+		_, body, _ := h.fetch(edgewire.ChangesPath+"?since=0&wait=25s", token)
 		got <- body
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -153,7 +154,7 @@ func TestLongPollsPollWhenNoOneListens(t *testing.T) {
 	require.NoError(t, err)
 	select {
 	case body := <-got:
-		assert.Len(t, decodeJSON[wire.Changes](t, body).Changes, 2)
+		assert.Len(t, decodeJSON[edgewire.Changes](t, body).Changes, 2)
 	case <-time.After(5 * time.Second):
 		t.Fatal("the long-poll did not fall back to polling")
 	}
@@ -163,7 +164,7 @@ func TestChangeFeedRejectsBadParameters(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, false)
 	for _, q := range []string{"", "?since=-1", "?since=x", "?since=0&wait=forever", "?since=0&wait=-1s"} {
-		status, body := h.get(t, wire.ChangesPath+q, token)
+		status, body := h.get(t, edgewire.ChangesPath+q, token)
 		assert.Equal(t, http.StatusBadRequest, status, "%q: %s", q, body)
 	}
 }
@@ -179,7 +180,7 @@ func TestPageSizeBoundsAnAnswerAndTheEdgeLoops(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	for i := range 7 {
-		_, err := edgesync.PublishPartner(ctx, tx, wire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: wire.PartnerActive})
+		_, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit(ctx))
@@ -187,9 +188,9 @@ func TestPageSizeBoundsAnAnswerAndTheEdgeLoops(t *testing.T) {
 	var since uint64
 	var pages []int
 	for range 5 {
-		status, body := h.get(t, fmt.Sprintf("%s?since=%d", wire.ChangesPath, since), token)
+		status, body := h.get(t, fmt.Sprintf("%s?since=%d", edgewire.ChangesPath, since), token)
 		require.Equal(t, http.StatusOK, status)
-		ch := decodeJSON[wire.Changes](t, body)
+		ch := decodeJSON[edgewire.Changes](t, body)
 		if len(ch.Changes) == 0 {
 			break
 		}
@@ -213,7 +214,7 @@ func TestResyncWhenTheEdgeIsOutsideTheFeed(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	for i := range 5 {
-		_, err := edgesync.PublishPartner(ctx, tx, wire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: wire.PartnerActive})
+		_, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit(ctx))
@@ -221,7 +222,7 @@ func TestResyncWhenTheEdgeIsOutsideTheFeed(t *testing.T) {
 	_, err = pool.Exec(ctx, `UPDATE edge_changes SET created_at = $1 WHERE version < 5`, now.Add(-2*time.Hour))
 	require.NoError(t, err)
 
-	status, body := h.get(t, wire.ChangesPath+"?since=6", token)
+	status, body := h.get(t, edgewire.ChangesPath+"?since=6", token)
 	assert.Equal(t, http.StatusGone, status, "ahead of the feed (a restore)")
 	assert.Contains(t, string(body), `"code":"resync_required"`)
 
@@ -229,7 +230,7 @@ func TestResyncWhenTheEdgeIsOutsideTheFeed(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, pruned)
 	for since, want := range map[int]int{0: http.StatusGone, 3: http.StatusGone, 4: http.StatusOK, 5: http.StatusOK} {
-		status, body := h.get(t, fmt.Sprintf("%s?since=%d", wire.ChangesPath, since), token)
+		status, body := h.get(t, fmt.Sprintf("%s?since=%d", edgewire.ChangesPath, since), token)
 		assert.Equal(t, want, status, "since=%d: %s", since, body)
 	}
 
@@ -239,7 +240,7 @@ func TestResyncWhenTheEdgeIsOutsideTheFeed(t *testing.T) {
 	pruned, err = server.Prune(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, pruned)
-	status, _ = h.get(t, wire.ChangesPath+"?since=5", token)
+	status, _ = h.get(t, edgewire.ChangesPath+"?since=5", token)
 	assert.Equal(t, http.StatusOK, status)
 }
 
@@ -248,7 +249,7 @@ func TestDrainEndsWaitingLongPollsForAGracefulShutdown(t *testing.T) {
 	h := newHarness(t, true)
 	got := make(chan int, 1)
 	go func() {
-		status, _, _ := h.fetch(wire.ChangesPath+"?since=0&wait=25s", token)
+		status, _, _ := h.fetch(edgewire.ChangesPath+"?since=0&wait=25s", token)
 		got <- status
 	}()
 	time.Sleep(100 * time.Millisecond) // let the request start waiting

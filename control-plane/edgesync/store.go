@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 )
 
 const (
@@ -47,19 +47,19 @@ func (s store) bounds(ctx context.Context) (oldest, latest uint64, err error) {
 }
 
 // changesAfter returns up to limit changes with version > since, in version order.
-func (s store) changesAfter(ctx context.Context, since uint64, limit int) ([]wire.Change, error) {
+func (s store) changesAfter(ctx context.Context, since uint64, limit int) ([]edgewire.Change, error) {
 	rows, err := s.pool.Query(ctx, changesSQL, int64(since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("edgesync: read changes: %w", err)
 	}
-	out := make([]wire.Change, 0)
+	out := make([]edgewire.Change, 0)
 	var (
 		version int64
 		typ     string
 		payload []byte
 	)
 	_, err = pgx.ForEachRow(rows, []any{&version, &typ, &payload}, func() error {
-		c, err := decodeChange(uint64(version), wire.ChangeType(typ), payload)
+		c, err := decodeChange(uint64(version), edgewire.ChangeType(typ), payload)
 		if err != nil {
 			return err
 		}
@@ -72,32 +72,32 @@ func (s store) changesAfter(ctx context.Context, since uint64, limit int) ([]wir
 	return out, nil
 }
 
-func decodeChange(version uint64, typ wire.ChangeType, payload []byte) (wire.Change, error) {
-	c := wire.Change{Version: version, Type: typ}
+func decodeChange(version uint64, typ edgewire.ChangeType, payload []byte) (edgewire.Change, error) {
+	c := edgewire.Change{Version: version, Type: typ}
 	var err error
 	switch typ {
-	case wire.KeyUpsert:
-		c.Key = new(wire.Key)
+	case edgewire.KeyUpsert:
+		c.Key = new(edgewire.Key)
 		err = json.Unmarshal(payload, c.Key)
-	case wire.KeyDelete:
-		c.Hash = new(apikey.Hash)
+	case edgewire.KeyDelete:
+		c.Hash = new(keyformat.Hash)
 		err = json.Unmarshal(payload, c.Hash)
-	case wire.PartnerUpsert:
-		c.Partner = new(wire.Partner)
+	case edgewire.PartnerUpsert:
+		c.Partner = new(edgewire.Partner)
 		err = json.Unmarshal(payload, c.Partner)
 	default:
 		err = fmt.Errorf("unknown type %q", typ)
 	}
 	if err != nil {
-		return wire.Change{}, fmt.Errorf("change %d: %w", version, err)
+		return edgewire.Change{}, fmt.Errorf("change %d: %w", version, err)
 	}
 	return c, nil
 }
 
 // snapshot reads every key and partner and the feed's latest version in one REPEATABLE
 // READ transaction, so the snapshot is exactly the state after that version.
-func (s store) snapshot(ctx context.Context, now time.Time) (wire.Snapshot, error) {
-	snap := wire.Snapshot{GeneratedAt: now.UTC(), Keys: []wire.Key{}, Partners: []wire.Partner{}}
+func (s store) snapshot(ctx context.Context, now time.Time) (edgewire.Snapshot, error) {
+	snap := edgewire.Snapshot{GeneratedAt: now.UTC(), Keys: []edgewire.Key{}, Partners: []edgewire.Partner{}}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var lo, hi int64
 		if err := tx.QueryRow(ctx, boundsSQL).Scan(&lo, &hi); err != nil {
@@ -125,13 +125,13 @@ func (s store) snapshot(ctx context.Context, now time.Time) (wire.Snapshot, erro
 		}
 		var id, status string
 		_, err = pgx.ForEachRow(rows, []any{&id, &status}, func() error {
-			snap.Partners = append(snap.Partners, wire.Partner{ID: id, Status: wire.PartnerStatus(status)})
+			snap.Partners = append(snap.Partners, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(status)})
 			return nil
 		})
 		return err
 	})
 	if err != nil {
-		return wire.Snapshot{}, fmt.Errorf("edgesync: snapshot: %w", err)
+		return edgewire.Snapshot{}, fmt.Errorf("edgesync: snapshot: %w", err)
 	}
 	return snap, nil
 }
@@ -152,14 +152,14 @@ type KeyRow struct {
 }
 
 // Wire returns the row as the protocol's Key.
-func (r KeyRow) Wire() (wire.Key, error) {
-	k := wire.Key{
+func (r KeyRow) Wire() (edgewire.Key, error) {
+	k := edgewire.Key{
 		KeyID: r.ID, PartnerID: r.PartnerID, WorkspaceID: r.WorkspaceID,
-		Environment: apikey.Environment(r.Environment), Roles: r.Roles, AllowedCIDRs: r.AllowedCIDRs,
-		Status: wire.KeyStatus(r.Status), ExpiresAt: utc(r.ExpiresAt), GraceUntil: utc(r.GraceUntil),
+		Environment: keyformat.Environment(r.Environment), Roles: r.Roles, AllowedCIDRs: r.AllowedCIDRs,
+		Status: edgewire.KeyStatus(r.Status), ExpiresAt: utc(r.ExpiresAt), GraceUntil: utc(r.GraceUntil),
 	}
 	if len(r.Hash) != len(k.Hash) {
-		return wire.Key{}, fmt.Errorf("edgesync: key %s: hash of %d bytes", r.ID, len(r.Hash))
+		return edgewire.Key{}, fmt.Errorf("edgesync: key %s: hash of %d bytes", r.ID, len(r.Hash))
 	}
 	copy(k.Hash[:], r.Hash)
 	if k.Roles == nil {

@@ -13,12 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/control-plane/audit"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/page"
-	wire "github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 // Partner statuses.
@@ -166,7 +166,7 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 		}
 		out = updated
 		// Last: publishing holds the feed lock until commit (see edgesync.PublishPartner).
-		_, err = edgesync.PublishPartner(ctx, tx, wire.Partner{ID: id, Status: wire.PartnerStatus(updated.Status)})
+		_, err = edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(updated.Status)})
 		return err
 	})
 	if err != nil {

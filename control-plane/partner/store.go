@@ -2,14 +2,12 @@ package partner
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/page"
+	"github.com/steller/platform/control-plane/pgdb"
 )
 
 // Partner is a partner as admins see it.
@@ -70,11 +68,7 @@ WHERE ($1 = '' OR partner_id = $1) AND ($2 = '' OR action = $2)
 ORDER BY id DESC LIMIT $6`
 )
 
-type queryer interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func queryPartners(ctx context.Context, q queryer, sql string, args ...any) ([]Partner, error) {
+func queryPartners(ctx context.Context, q pgdb.DB, sql string, args ...any) ([]Partner, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, interpretError(err)
@@ -83,7 +77,7 @@ func queryPartners(ctx context.Context, q queryer, sql string, args ...any) ([]P
 	return ps, interpretError(err)
 }
 
-func getPartner(ctx context.Context, q queryer, id string) (Partner, error) {
+func getPartner(ctx context.Context, q pgdb.DB, id string) (Partner, error) {
 	rows, err := q.Query(ctx, getSQL, id)
 	if err != nil {
 		return Partner{}, interpretError(err)
@@ -92,19 +86,9 @@ func getPartner(ctx context.Context, q queryer, id string) (Partner, error) {
 	return p, interpretError(err)
 }
 
-// interpretError translates pgx errors into fault kinds, in one place.
+// interpretError translates pgx errors into fault kinds (pgdb.Translate).
 func interpretError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, "partner not found")
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fault.New(fault.ErrConflict, "conflicting change")
-	}
-	return err
+	return pgdb.Translate(err, pgdb.Messages{NotFound: "partner not found", Conflict: "conflicting change"})
 }
 
 // cursor is the sort key of a page's last row: (created_at, id) for partners, id for the

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/pgdb"
 )
 
 // NotifyChannel is the PostgreSQL channel an activation or rollback is announced on (the
@@ -125,31 +125,14 @@ type validation struct {
 	at     time.Time
 }
 
-// querier is what store reads through: the pool or a transaction.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // store runs the package's SQL.
 type store struct {
 	pool *pgxpool.Pool
 }
 
-// translate maps driver errors to fault kinds; what names the missing thing.
+// translate maps driver errors to fault kinds (pgdb.Translate); what names the thing.
 func translate(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, what+" not found")
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fault.New(fault.ErrConflict, what+" already exists")
-	}
-	return err
+	return pgdb.Translate(err, pgdb.Messages{NotFound: what + " not found", Conflict: what + " already exists"})
 }
 
 func (s *store) reserveVersionID(ctx context.Context) (int64, error) {
@@ -158,13 +141,13 @@ func (s *store) reserveVersionID(ctx context.Context) (int64, error) {
 	return id, translate(err, "policy version id")
 }
 
-func (s *store) insertVersion(ctx context.Context, q querier, v newVersion) error {
+func (s *store) insertVersion(ctx context.Context, q pgdb.DB, v newVersion) error {
 	_, err := q.Exec(ctx, insertVersionSQL, v.id, v.description, v.bundle, v.digest, string(v.status),
 		v.errMsg, v.tests, v.createdBy, v.at, v.at)
 	return translate(err, "policy version")
 }
 
-func (s *store) version(ctx context.Context, q querier, id int64) (Version, error) {
+func (s *store) version(ctx context.Context, q pgdb.DB, id int64) (Version, error) {
 	rows, err := q.Query(ctx, getVersionSQL, id)
 	if err != nil {
 		return Version{}, err
@@ -195,7 +178,7 @@ func (s *store) bundle(ctx context.Context, id int64) ([]byte, error) {
 	return raw, translate(err, fmt.Sprintf("policy version %d", id))
 }
 
-func (s *store) updateValidation(ctx context.Context, q querier, id int64, v validation) error {
+func (s *store) updateValidation(ctx context.Context, q pgdb.DB, id int64, v validation) error {
 	tag, err := q.Exec(ctx, updateValidationSQL, id, string(v.status), v.errMsg, v.tests, v.at)
 	if err != nil {
 		return err
@@ -218,7 +201,7 @@ func (s *store) versionStatusForShare(ctx context.Context, tx pgx.Tx, id int64) 
 }
 
 // current returns the newest activation, or ok=false when no version was ever activated.
-func (s *store) current(ctx context.Context, q querier) (Activation, bool, error) {
+func (s *store) current(ctx context.Context, q pgdb.DB) (Activation, bool, error) {
 	rows, err := q.Query(ctx, currentActivationSQL)
 	if err != nil {
 		return Activation{}, false, err
@@ -230,7 +213,7 @@ func (s *store) current(ctx context.Context, q querier) (Activation, bool, error
 	return row.activation(), err == nil, err
 }
 
-func (s *store) activation(ctx context.Context, q querier, id int64) (Activation, error) {
+func (s *store) activation(ctx context.Context, q pgdb.DB, id int64) (Activation, error) {
 	rows, err := q.Query(ctx, activationByIDSQL, id)
 	if err != nil {
 		return Activation{}, err

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/control-plane/ident"
-	"github.com/steller/platform/gateway-plugin/edge"
 )
 
 // HeaderIdempotencyKey names the idempotency key of POST /v1/orders.
@@ -30,7 +30,7 @@ func (v *Vendor) routes() *http.ServeMux {
 	mux.Handle("/v1/orders/{id}", v.identified(map[string]handlerFunc{http.MethodGet: v.getOrder}))
 	mux.Handle("/v1/balance", v.identified(map[string]handlerFunc{http.MethodGet: v.getBalance}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r.Header.Get(edge.HeaderRequestID), codeNotFound, "No such path in the sandbox API.", nil)
+		writeProblem(w, r.Header.Get(identity.HeaderRequestID), codeNotFound, "No such path in the sandbox API.", nil)
 	})
 	return mux
 }
@@ -43,12 +43,12 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller)
 func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := caller{
-			partnerID:   r.Header.Get(edge.HeaderPartnerID),
-			workspaceID: r.Header.Get(edge.HeaderWorkspaceID),
-			keyID:       r.Header.Get(edge.HeaderKeyID),
-			requestID:   r.Header.Get(edge.HeaderRequestID),
+			partnerID:   r.Header.Get(identity.HeaderPartnerID),
+			workspaceID: r.Header.Get(identity.HeaderWorkspaceID),
+			keyID:       r.Header.Get(identity.HeaderKeyID),
+			requestID:   r.Header.Get(identity.HeaderRequestID),
 		}
-		env := r.Header.Get(edge.HeaderEnvironment)
+		env := r.Header.Get(identity.HeaderEnvironment)
 		if c.partnerID == "" || c.workspaceID == "" || env == "" {
 			writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
 			return

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/control-plane/pgdb"
 )
 
 const orderColumns = `id, partner_id, workspace_id, key_id, request_id, idempotency_key, request_hash,
@@ -50,7 +51,7 @@ const (
 // errInsufficient: the balance does not cover the order.
 var errInsufficient = errors.New("insufficient balance")
 
-func getOrder(ctx context.Context, q querier, sql, partnerID, arg string) (orderRow, bool, error) {
+func getOrder(ctx context.Context, q pgdb.DB, sql, partnerID, arg string) (orderRow, bool, error) {
 	rows, _ := q.Query(ctx, sql, partnerID, arg)
 	o, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[orderRow])
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -60,11 +61,6 @@ func getOrder(ctx context.Context, q querier, sql, partnerID, arg string) (order
 		return orderRow{}, false, fmt.Errorf("sandbox: read order: %w", err)
 	}
 	return o, true, nil
-}
-
-// querier is what pgxpool.Pool and pgx.Tx have in common here.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // insertOrder debits the balance, inserts the order and its order.created event in one

@@ -1,13 +1,6 @@
 package webhook
 
-import (
-	"errors"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/steller/platform/control-plane/fault"
-)
+import "github.com/steller/platform/control-plane/pgdb"
 
 // SQL of the webhook store. Every query of a partner's data is scoped by partner and
 // workspace, so another tenant's ids are simply not found.
@@ -114,14 +107,7 @@ WHERE id = $1 AND enabled`
 VALUES ($1, $2, $3, $4, $5, $6)`
 )
 
-// interpretError translates pgx errors into fault kinds.
+// interpretError translates pgx errors into fault kinds (pgdb.Translate).
 func interpretError(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, "not found")
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
-		return fault.New(fault.ErrConflict, "already exists")
-	}
-	return err
+	return pgdb.Translate(err, pgdb.Messages{})
 }

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/pgdb"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -98,17 +98,12 @@ func (s *Service) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return nil
 }
 
-// translate maps driver errors to fault kinds; everything else stays internal.
+// translate maps driver errors to fault kinds (pgdb.Translate); what names the thing.
 func translate(err error, what, conflictMessage string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.New(fault.ErrNotFound, what+" not found")
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fault.New(fault.ErrConflict, conflictMessage)
+	err = pgdb.Translate(err, pgdb.Messages{NotFound: what + " not found", Conflict: conflictMessage})
+	var fe *fault.Error
+	if err == nil || errors.As(err, &fe) {
+		return err
 	}
 	return fmt.Errorf("workspace: %s: %w", what, err)
 }

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/policies"
 )
@@ -17,7 +18,7 @@ import (
 // KeyLookup finds a key by the hash of its secret. *edgesync.Client and
 // *edgesync.FileSource satisfy it; lookups must be safe for concurrent use and fast.
 type KeyLookup interface {
-	Lookup(apikey.Hash) (*edgesync.Record, bool)
+	Lookup(keyformat.Hash) (*edgesync.Record, bool)
 }
 
 // Authorizer decides whether an identified key may make a request. *policies.Engine
@@ -96,8 +97,8 @@ func parseUpstream(name, raw string) (*url.URL, error) {
 }
 
 // Upstream returns the upstream base URL for an environment.
-func (c *Core) Upstream(env apikey.Environment) *url.URL {
-	if env == apikey.Live {
+func (c *Core) Upstream(env keyformat.Environment) *url.URL {
+	if env == keyformat.Live {
 		return c.live
 	}
 	return c.sandbox
@@ -121,7 +122,7 @@ func (c *Core) Decide(ctx context.Context, req *Request) Outcome {
 	if code != "" {
 		return out.deny(code, detailFor(code))
 	}
-	parsed, err := apikey.Parse(secret)
+	parsed, err := keyformat.Parse(secret)
 	if err != nil {
 		return out.deny(CodeInvalidKey, "The API key is not a valid Steller key; check it for typos.")
 	}
@@ -132,7 +133,7 @@ func (c *Core) Decide(ctx context.Context, req *Request) Outcome {
 	k := &rec.Key
 	out.Identity = Identity{KeyID: k.KeyID, PartnerID: k.PartnerID, WorkspaceID: k.WorkspaceID, Environment: k.Environment}
 
-	if k.Status != edgesync.KeyActive {
+	if k.Status != edgewire.KeyActive {
 		return out.deny(CodeKeyRevoked, "The API key has been revoked.")
 	}
 	now := c.clock()
@@ -199,7 +200,7 @@ func presentedKey(req *Request) (string, string) {
 		return header, ""
 	case header == "":
 		return bearer, ""
-	case apikey.EqualSecret(bearer, header):
+	case keyformat.EqualSecret(bearer, header):
 		return bearer, ""
 	default:
 		return "", CodeInvalidKey

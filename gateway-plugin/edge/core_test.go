@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/policies"
@@ -208,5 +208,5 @@ func TestEventForAllowedAndDenied(t *testing.T) {
 	assert.Equal(t, "key_revoked", e.KeyID)
 	assert.Equal(t, "10.10.10.1", e.ClientIP)
 	assert.Equal(t, int64(40), e.LatencyEdgeUs)
-	assert.Equal(t, apikey.Test, out.Identity.Environment)
+	assert.Equal(t, keyformat.Test, out.Identity.Environment)
 }

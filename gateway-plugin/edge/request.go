@@ -11,25 +11,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
-)
-
-// Identity header names sent to the upstream.
-const (
-	// HeaderRequestID carries the request id (to the upstream and back to the client).
-	HeaderRequestID = "X-Request-Id"
-	// HeaderPartnerID carries the key's partner id to the upstream.
-	HeaderPartnerID = "X-Steller-Partner-Id"
-	// HeaderWorkspaceID carries the key's workspace id to the upstream.
-	HeaderWorkspaceID = "X-Steller-Workspace-Id"
-	// HeaderEnvironment carries the key's environment ("test" or "live") to the upstream.
-	HeaderEnvironment = "X-Steller-Environment"
-	// HeaderKeyID carries the key's public id to the upstream.
-	HeaderKeyID = "X-Steller-Key-Id"
-	// HeaderAPIKey is the alternative to Authorization: Bearer for presenting a key.
-	HeaderAPIKey = "X-Api-Key"
-	// HeaderAuthorization carries "Bearer <key>".
-	HeaderAuthorization = "Authorization"
+	"github.com/steller/platform/contract/identity"
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // Request is what a host tells the core about a request. Hosts resolve the client address
@@ -66,7 +49,7 @@ type Identity struct {
 	// WorkspaceID is the key's workspace.
 	WorkspaceID string
 	// Environment is the key's environment.
-	Environment apikey.Environment
+	Environment keyformat.Environment
 }
 
 // Header is one header name and value.
@@ -101,17 +84,17 @@ type Outcome struct {
 // also remove Authorization and X-Api-Key from it so the key never reaches the upstream.
 func (o *Outcome) UpstreamHeaders() [5]Header {
 	return [5]Header{
-		{HeaderRequestID, o.RequestID},
-		{HeaderPartnerID, o.Identity.PartnerID},
-		{HeaderWorkspaceID, o.Identity.WorkspaceID},
-		{HeaderEnvironment, string(o.Identity.Environment)},
-		{HeaderKeyID, o.Identity.KeyID},
+		{identity.HeaderRequestID, o.RequestID},
+		{identity.HeaderPartnerID, o.Identity.PartnerID},
+		{identity.HeaderWorkspaceID, o.Identity.WorkspaceID},
+		{identity.HeaderEnvironment, string(o.Identity.Environment)},
+		{identity.HeaderKeyID, o.Identity.KeyID},
 	}
 }
 
 // StrippedHeaders are the request headers hosts remove before forwarding: the key itself
 // and any identity header a client might send to impersonate the edge.
 var StrippedHeaders = [...]string{
-	HeaderAuthorization, HeaderAPIKey,
-	HeaderPartnerID, HeaderWorkspaceID, HeaderEnvironment, HeaderKeyID,
+	identity.HeaderAuthorization, identity.HeaderAPIKey,
+	identity.HeaderPartnerID, identity.HeaderWorkspaceID, identity.HeaderEnvironment, identity.HeaderKeyID,
 }

@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // ClientConfig configures a Client.
@@ -69,7 +71,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	if cfg.Wait <= 0 {
-		cfg.Wait = DefaultWait
+		cfg.Wait = edgewire.DefaultWait
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 500 * time.Millisecond
@@ -102,7 +104,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 }
 
 // Lookup finds a key in the current table.
-func (c *Client) Lookup(h apikey.Hash) (*Record, bool) { return c.tables.Lookup(h) }
+func (c *Client) Lookup(h keyformat.Hash) (*Record, bool) { return c.tables.Lookup(h) }
 
 // Table returns the current table, or nil when nothing has been loaded yet.
 func (c *Client) Table() *Table { return c.tables.Table() }
@@ -172,8 +174,8 @@ func (c *Client) backoff(failures int) time.Duration {
 func (c *Client) syncSnapshot(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var s Snapshot
-	if err := c.get(ctx, SnapshotPath, nil, &s); err != nil {
+	var s edgewire.Snapshot
+	if err := c.get(ctx, edgewire.SnapshotPath, nil, &s); err != nil {
 		return err
 	}
 	t, err := NewTable(s)
@@ -192,8 +194,8 @@ func (c *Client) pollChanges(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Wait+15*time.Second)
 	defer cancel()
 	q := url.Values{"since": {strconv.FormatUint(cur.Version(), 10)}, "wait": {c.cfg.Wait.String()}}
-	var ch Changes
-	if err := c.get(ctx, ChangesPath, q, &ch); err != nil {
+	var ch edgewire.Changes
+	if err := c.get(ctx, edgewire.ChangesPath, q, &ch); err != nil {
 		return err
 	}
 	if len(ch.Changes) == 0 {

@@ -11,23 +11,24 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 )
 
-func testKey(id string, env apikey.Environment) edgesync.Key {
-	return edgesync.Key{
-		Hash: apikey.HashOf("secret-" + id), KeyID: id, PartnerID: "ptr_1", WorkspaceID: "ws_1",
-		Environment: env, Roles: []string{"orders.write", "catalog.read"}, Status: edgesync.KeyActive,
+func testKey(id string, env keyformat.Environment) edgewire.Key {
+	return edgewire.Key{
+		Hash: keyformat.HashOf("secret-" + id), KeyID: id, PartnerID: "ptr_1", WorkspaceID: "ws_1",
+		Environment: env, Roles: []string{"orders.write", "catalog.read"}, Status: edgewire.KeyActive,
 	}
 }
 
-func baseSnapshot() edgesync.Snapshot {
-	return edgesync.Snapshot{
+func baseSnapshot() edgewire.Snapshot {
+	return edgewire.Snapshot{
 		Version:     10,
 		GeneratedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
-		Keys:        []edgesync.Key{testKey("key_a", apikey.Test)},
-		Partners:    []edgesync.Partner{{ID: "ptr_1", Status: edgesync.PartnerActive}},
+		Keys:        []edgewire.Key{testKey("key_a", keyformat.Test)},
+		Partners:    []edgewire.Partner{{ID: "ptr_1", Status: edgewire.PartnerActive}},
 	}
 }
 
@@ -39,7 +40,7 @@ type clientSetup struct {
 
 // setup starts a fake control plane and a client; diskSnap, when set, is written to the
 // client's snapshot file first.
-func setup(t *testing.T, diskSnap *edgesync.Snapshot) clientSetup {
+func setup(t *testing.T, diskSnap *edgewire.Snapshot) clientSetup {
 	t.Helper()
 	fake, srv := newFakeControlPlane(t, baseSnapshot())
 	path := filepath.Join(t.TempDir(), "edge", "snapshot.json")
@@ -81,26 +82,26 @@ func TestClientAppliesChangeWithinLongPoll(t *testing.T) {
 	assert.False(t, s.client.Ready())
 	run(t, s.client)
 
-	require.Eventually(t, func() bool { _, ok := s.client.Lookup(apikey.HashOf("secret-key_a")); return ok }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { _, ok := s.client.Lookup(keyformat.HashOf("secret-key_a")); return ok }, 2*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return s.fake.pollCount() > 0 }, 2*time.Second, 5*time.Millisecond)
 
-	revoked := testKey("key_a", apikey.Test)
-	revoked.Status = edgesync.KeyRevoked
-	added := testKey("key_b", apikey.Live)
+	revoked := testKey("key_a", keyformat.Test)
+	revoked.Status = edgewire.KeyRevoked
+	added := testKey("key_b", keyformat.Live)
 	start := time.Now()
-	s.fake.publish(edgesync.Change{Version: 11, Type: edgesync.KeyUpsert, Key: &revoked})
-	s.fake.publish(edgesync.Change{Version: 12, Type: edgesync.KeyUpsert, Key: &added})
+	s.fake.publish(edgewire.Change{Version: 11, Type: edgewire.KeyUpsert, Key: &revoked})
+	s.fake.publish(edgewire.Change{Version: 12, Type: edgewire.KeyUpsert, Key: &added})
 
 	require.Eventually(t, func() bool { return s.client.Table().Version() == 12 }, 2*time.Second, time.Millisecond)
 	// The poll waits up to 3s; the change arrived well before that, during the poll.
 	assert.Less(t, time.Since(start), time.Second)
-	rec, ok := s.client.Lookup(apikey.HashOf("secret-key_a"))
+	rec, ok := s.client.Lookup(keyformat.HashOf("secret-key_a"))
 	require.True(t, ok)
-	assert.Equal(t, edgesync.KeyRevoked, rec.Key.Status)
-	rec, ok = s.client.Lookup(apikey.HashOf("secret-key_b"))
+	assert.Equal(t, edgewire.KeyRevoked, rec.Key.Status)
+	rec, ok = s.client.Lookup(keyformat.HashOf("secret-key_b"))
 	require.True(t, ok)
 	assert.Equal(t, []string{"catalog.read", "orders.write"}, rec.Key.Roles)
-	assert.Equal(t, edgesync.PartnerActive, rec.PartnerStatus)
+	assert.Equal(t, edgewire.PartnerActive, rec.PartnerStatus)
 
 	// The new state is on disk too.
 	require.Eventually(t, func() bool {
@@ -113,25 +114,25 @@ func TestClientServesDiskSnapshotWhileControlPlaneDown(t *testing.T) {
 	t.Parallel()
 	disk := baseSnapshot()
 	disk.Version = 7
-	disk.Keys = append(disk.Keys, testKey("key_disk", apikey.Live))
+	disk.Keys = append(disk.Keys, testKey("key_disk", keyformat.Live))
 	s := setup(t, &disk)
 	s.fake.setDown(true)
 
 	// Served from disk before any network round trip.
 	require.True(t, s.client.Ready())
-	_, ok := s.client.Lookup(apikey.HashOf("secret-key_disk"))
+	_, ok := s.client.Lookup(keyformat.HashOf("secret-key_disk"))
 	require.True(t, ok)
 
 	run(t, s.client)
 	time.Sleep(100 * time.Millisecond) // several failed attempts with the short backoff
-	_, ok = s.client.Lookup(apikey.HashOf("secret-key_disk"))
+	_, ok = s.client.Lookup(keyformat.HashOf("secret-key_disk"))
 	assert.True(t, ok, "keeps serving the last good state")
 	assert.Equal(t, uint64(7), s.client.Table().Version())
 
 	// When the control plane returns, the client catches up from the snapshot.
 	s.fake.setDown(false)
 	require.Eventually(t, func() bool { return s.client.Table().Version() == 10 }, 2*time.Second, 5*time.Millisecond)
-	_, ok = s.client.Lookup(apikey.HashOf("secret-key_disk"))
+	_, ok = s.client.Lookup(keyformat.HashOf("secret-key_disk"))
 	assert.False(t, ok, "the control plane's snapshot replaces the disk one")
 }
 
@@ -144,13 +145,13 @@ func TestClientResyncsWhenFeedIsTooOld(t *testing.T) {
 	// The control plane moves on and forgets history the edge has not seen: the edge's
 	// since=10 is answered 410 and it must refetch the snapshot.
 	s.fake.setDown(true)
-	added := testKey("key_c", apikey.Test)
-	s.fake.publish(edgesync.Change{Version: 20, Type: edgesync.KeyUpsert, Key: &added})
+	added := testKey("key_c", keyformat.Test)
+	s.fake.publish(edgewire.Change{Version: 20, Type: edgewire.KeyUpsert, Key: &added})
 	s.fake.compact(20)
 	s.fake.setDown(false)
 
 	require.Eventually(t, func() bool {
-		_, ok := s.client.Lookup(apikey.HashOf("secret-key_c"))
+		_, ok := s.client.Lookup(keyformat.HashOf("secret-key_c"))
 		return ok
 	}, 3*time.Second, 5*time.Millisecond)
 	assert.Equal(t, uint64(20), s.client.Table().Version())
@@ -185,8 +186,8 @@ func TestClientResumesFromDiskVersionWithoutSnapshot(t *testing.T) {
 	s := setup(t, &disk)
 	run(t, s.client)
 	require.Eventually(t, func() bool { return s.fake.pollCount() > 0 }, 2*time.Second, 5*time.Millisecond)
-	added := testKey("key_d", apikey.Test)
-	s.fake.publish(edgesync.Change{Version: 11, Type: edgesync.KeyUpsert, Key: &added})
+	added := testKey("key_d", keyformat.Test)
+	s.fake.publish(edgewire.Change{Version: 11, Type: edgewire.KeyUpsert, Key: &added})
 	require.Eventually(t, func() bool {
 		_, ok := s.client.Lookup(added.Hash)
 		return ok

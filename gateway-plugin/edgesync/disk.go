@@ -5,24 +5,26 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/steller/platform/contract/edgewire"
 )
 
 // readSnapshotFile reads a snapshot written by writeSnapshotFile.
-func readSnapshotFile(path string) (Snapshot, error) {
+func readSnapshotFile(path string) (edgewire.Snapshot, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return Snapshot{}, err
+		return edgewire.Snapshot{}, err
 	}
-	var s Snapshot
+	var s edgewire.Snapshot
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return Snapshot{}, fmt.Errorf("edgesync: decode snapshot file %s: %w", path, err)
+		return edgewire.Snapshot{}, fmt.Errorf("edgesync: decode snapshot file %s: %w", path, err)
 	}
 	return s, nil
 }
 
 // writeSnapshotFile writes s atomically: to a temporary file in the same directory, synced,
 // then renamed over path, so a crash leaves either the old or the new snapshot, never half.
-func writeSnapshotFile(path string, s Snapshot) error {
+func writeSnapshotFile(path string, s edgewire.Snapshot) error {
 	raw, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("edgesync: encode snapshot: %w", err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/edgesync"
+	"github.com/steller/platform/contract/edgewire"
 )
 
 // fakeControlPlane serves the edge sync protocol from memory, as the control plane will.
@@ -17,8 +17,8 @@ type fakeControlPlane struct {
 	t      *testing.T
 	token  string
 	mu     sync.Mutex
-	snap   edgesync.Snapshot
-	log    []edgesync.Change // changes after snap.Version... kept from oldest
+	snap   edgewire.Snapshot
+	log    []edgewire.Change // changes after snap.Version... kept from oldest
 	oldest uint64            // changes with version <= oldest are no longer held
 	down   bool
 	notify chan struct{}
@@ -26,7 +26,7 @@ type fakeControlPlane struct {
 	snaps  int
 }
 
-func newFakeControlPlane(t *testing.T, snap edgesync.Snapshot) (*fakeControlPlane, *httptest.Server) {
+func newFakeControlPlane(t *testing.T, snap edgewire.Snapshot) (*fakeControlPlane, *httptest.Server) {
 	f := &fakeControlPlane{t: t, token: "edge-token", snap: snap, oldest: snap.Version, notify: make(chan struct{})}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -34,13 +34,13 @@ func newFakeControlPlane(t *testing.T, snap edgesync.Snapshot) (*fakeControlPlan
 }
 
 // publish appends a change, folds it into the snapshot, and wakes long-polls.
-func (f *fakeControlPlane) publish(c edgesync.Change) {
+func (f *fakeControlPlane) publish(c edgewire.Change) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, c)
 	f.snap.Version = c.Version
 	switch c.Type {
-	case edgesync.KeyUpsert:
+	case edgewire.KeyUpsert:
 		replaced := false
 		for i, k := range f.snap.Keys {
 			if k.Hash == c.Key.Hash {
@@ -50,7 +50,7 @@ func (f *fakeControlPlane) publish(c edgesync.Change) {
 		if !replaced {
 			f.snap.Keys = append(f.snap.Keys, *c.Key)
 		}
-	case edgesync.PartnerUpsert:
+	case edgewire.PartnerUpsert:
 		f.snap.Partners = append(f.snap.Partners, *c.Partner)
 	}
 	close(f.notify)
@@ -102,14 +102,14 @@ func (f *fakeControlPlane) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case edgesync.SnapshotPath:
+	case edgewire.SnapshotPath:
 		f.mu.Lock()
 		f.snaps++
 		raw, _ := json.Marshal(f.snap)
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(raw)
-	case edgesync.ChangesPath:
+	case edgewire.ChangesPath:
 		f.changes(w, r)
 	default:
 		http.NotFound(w, r)
@@ -136,10 +136,10 @@ func (f *fakeControlPlane) changes(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusGone)
-			_, _ = w.Write([]byte(`{"status":410,"code":"` + edgesync.ResyncCode + `"}`))
+			_, _ = w.Write([]byte(`{"status":410,"code":"` + edgewire.ResyncCode + `"}`))
 			return
 		}
-		out := edgesync.Changes{Version: since, Changes: []edgesync.Change{}}
+		out := edgewire.Changes{Version: since, Changes: []edgewire.Change{}}
 		for _, c := range f.log {
 			if c.Version > since {
 				out.Changes = append(out.Changes, c)

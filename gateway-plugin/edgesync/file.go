@@ -9,13 +9,15 @@ import (
 	"os"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // FileKey is a key in a static keys file: a Key whose hash may instead be given as the
 // secret itself, which is convenient for local runs (never do this in production).
 type FileKey struct {
-	Key
+	edgewire.Key
 	// Secret, when set, is parsed (prefix and checksum) and hashed into Hash; its
 	// environment must match Environment when that is set too.
 	Secret string `json:"secret,omitempty"`
@@ -30,29 +32,29 @@ type File struct {
 	// Version is optional; it is reported as the table version.
 	Version uint64 `json:"version"`
 	// Partners are the partners.
-	Partners []Partner `json:"partners"`
+	Partners []edgewire.Partner `json:"partners"`
 	// Keys are the keys.
 	Keys []FileKey `json:"keys"`
 }
 
 // Snapshot converts the file to a snapshot, hashing secrets; it fails on a bad secret.
 // A key without a status is active.
-func (f File) Snapshot() (Snapshot, error) {
-	s := Snapshot{Version: f.Version, Partners: f.Partners, Keys: make([]Key, 0, len(f.Keys))}
+func (f File) Snapshot() (edgewire.Snapshot, error) {
+	s := edgewire.Snapshot{Version: f.Version, Partners: f.Partners, Keys: make([]edgewire.Key, 0, len(f.Keys))}
 	for i, fk := range f.Keys {
 		k := fk.Key
 		if fk.Secret != "" {
-			parsed, err := apikey.Parse(fk.Secret)
+			parsed, err := keyformat.Parse(fk.Secret)
 			if err != nil {
-				return Snapshot{}, fmt.Errorf("edgesync: keys file entry %d (%s): %w", i, fk.KeyID, err)
+				return edgewire.Snapshot{}, fmt.Errorf("edgesync: keys file entry %d (%s): %w", i, fk.KeyID, err)
 			}
 			if k.Environment != "" && k.Environment != parsed.Environment {
-				return Snapshot{}, fmt.Errorf("edgesync: keys file entry %d (%s): environment %q does not match the secret's %q", i, fk.KeyID, k.Environment, parsed.Environment)
+				return edgewire.Snapshot{}, fmt.Errorf("edgesync: keys file entry %d (%s): environment %q does not match the secret's %q", i, fk.KeyID, k.Environment, parsed.Environment)
 			}
 			k.Hash, k.Environment = parsed.Hash, parsed.Environment
 		}
 		if k.Status == "" {
-			k.Status = KeyActive
+			k.Status = edgewire.KeyActive
 		}
 		s.Keys = append(s.Keys, k)
 	}
@@ -105,7 +107,7 @@ func NewFileSource(cfg FileConfig) (*FileSource, error) {
 }
 
 // Lookup finds a key in the current table.
-func (f *FileSource) Lookup(h apikey.Hash) (*Record, bool) { return f.tables.Lookup(h) }
+func (f *FileSource) Lookup(h keyformat.Hash) (*Record, bool) { return f.tables.Lookup(h) }
 
 // Table returns the current table.
 func (f *FileSource) Table() *Table { return f.tables.Table() }

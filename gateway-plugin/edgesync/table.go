@@ -9,20 +9,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/steller/platform/contract/edgewire"
+
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/allowlist"
-	"github.com/steller/platform/gateway-plugin/apikey"
 )
 
 // Record is what a lookup returns: a key prepared for deciding requests. Records are
 // immutable and shared between table versions.
 type Record struct {
 	// Key is the key as published (Roles sorted).
-	Key Key
+	Key edgewire.Key
 	// Allow is the parsed AllowedCIDRs.
 	Allow allowlist.List
 	// PartnerStatus is the owning partner's status when the table was built; a key whose
 	// partner is unknown is treated as suspended (fail closed).
-	PartnerStatus PartnerStatus
+	PartnerStatus edgewire.PartnerStatus
 }
 
 // Table is one immutable version of the key and partner state. Tables are never modified;
@@ -30,8 +32,8 @@ type Record struct {
 type Table struct {
 	version     uint64
 	generatedAt time.Time
-	keys        map[apikey.Hash]*Record
-	partners    map[string]Partner
+	keys        map[keyformat.Hash]*Record
+	partners    map[string]edgewire.Partner
 }
 
 // Version returns the version of the last change the table includes.
@@ -41,7 +43,7 @@ func (t *Table) Version() uint64 { return t.version }
 func (t *Table) Len() int { return len(t.keys) }
 
 // Lookup returns the record for a key hash.
-func (t *Table) Lookup(h apikey.Hash) (*Record, bool) {
+func (t *Table) Lookup(h keyformat.Hash) (*Record, bool) {
 	r, ok := t.keys[h]
 	return r, ok
 }
@@ -49,12 +51,12 @@ func (t *Table) Lookup(h apikey.Hash) (*Record, bool) {
 // NewTable builds a table from a snapshot. Keys that cannot be used (bad hash, environment
 // or allowlist) are left out, so they fail closed as unknown keys; each is reported in the
 // returned error (joined), and the table is still returned.
-func NewTable(s Snapshot) (*Table, error) {
+func NewTable(s edgewire.Snapshot) (*Table, error) {
 	t := &Table{
 		version:     s.Version,
 		generatedAt: s.GeneratedAt,
-		keys:        make(map[apikey.Hash]*Record, len(s.Keys)),
-		partners:    make(map[string]Partner, len(s.Partners)),
+		keys:        make(map[keyformat.Hash]*Record, len(s.Keys)),
+		partners:    make(map[string]edgewire.Partner, len(s.Partners)),
 	}
 	for _, p := range s.Partners {
 		t.partners[p.ID] = p
@@ -72,14 +74,14 @@ func NewTable(s Snapshot) (*Table, error) {
 }
 
 // record validates a key and prepares it against the table's partners.
-func (t *Table) record(k Key) (*Record, error) {
+func (t *Table) record(k edgewire.Key) (*Record, error) {
 	if k.Hash.IsZero() {
 		return nil, fmt.Errorf("edgesync: key %q: missing hash", k.KeyID)
 	}
 	if !k.Environment.Valid() {
 		return nil, fmt.Errorf("edgesync: key %q: unknown environment %q", k.KeyID, k.Environment)
 	}
-	if k.Status != KeyActive && k.Status != KeyRevoked {
+	if k.Status != edgewire.KeyActive && k.Status != edgewire.KeyRevoked {
 		return nil, fmt.Errorf("edgesync: key %q: unknown status %q", k.KeyID, k.Status)
 	}
 	allow, err := allowlist.Parse(k.AllowedCIDRs)
@@ -88,7 +90,7 @@ func (t *Table) record(k Key) (*Record, error) {
 	}
 	k.Roles = slices.Sorted(slices.Values(k.Roles))
 	k.AllowedCIDRs = slices.Clone(k.AllowedCIDRs)
-	status := PartnerSuspended
+	status := edgewire.PartnerSuspended
 	if p, ok := t.partners[k.PartnerID]; ok {
 		status = p.Status
 	}
@@ -99,7 +101,7 @@ func (t *Table) record(k Key) (*Record, error) {
 // version are skipped, so re-delivered changes are harmless. A change that cannot be applied
 // is reported in the joined error and skipped; for a bad key_upsert the old record of that
 // hash is removed so the key fails closed.
-func (t *Table) Apply(changes []Change) (*Table, error) {
+func (t *Table) Apply(changes []edgewire.Change) (*Table, error) {
 	next := &Table{
 		version:     t.version,
 		generatedAt: t.generatedAt,
@@ -107,10 +109,10 @@ func (t *Table) Apply(changes []Change) (*Table, error) {
 		partners:    maps.Clone(t.partners),
 	}
 	if next.keys == nil {
-		next.keys = map[apikey.Hash]*Record{}
+		next.keys = map[keyformat.Hash]*Record{}
 	}
 	if next.partners == nil {
-		next.partners = map[string]Partner{}
+		next.partners = map[string]edgewire.Partner{}
 	}
 	var errs []error
 	for _, c := range changes {
@@ -119,7 +121,7 @@ func (t *Table) Apply(changes []Change) (*Table, error) {
 		}
 		next.version = c.Version
 		switch {
-		case c.Type == KeyUpsert && c.Key != nil:
+		case c.Type == edgewire.KeyUpsert && c.Key != nil:
 			r, err := next.record(*c.Key)
 			if err != nil {
 				delete(next.keys, c.Key.Hash)
@@ -127,9 +129,9 @@ func (t *Table) Apply(changes []Change) (*Table, error) {
 				continue
 			}
 			next.keys[c.Key.Hash] = r
-		case c.Type == KeyDelete && c.Hash != nil:
+		case c.Type == edgewire.KeyDelete && c.Hash != nil:
 			delete(next.keys, *c.Hash)
-		case c.Type == PartnerUpsert && c.Partner != nil:
+		case c.Type == edgewire.PartnerUpsert && c.Partner != nil:
 			next.partners[c.Partner.ID] = *c.Partner
 			next.refreshPartner(*c.Partner)
 		default:
@@ -141,7 +143,7 @@ func (t *Table) Apply(changes []Change) (*Table, error) {
 
 // refreshPartner replaces the records of p's keys so that they carry p's new status. It
 // scans all keys: partner changes are rare, and the scan keeps Record free of indirection.
-func (t *Table) refreshPartner(p Partner) {
+func (t *Table) refreshPartner(p edgewire.Partner) {
 	for h, r := range t.keys {
 		if r.Key.PartnerID == p.ID && r.PartnerStatus != p.Status {
 			updated := *r
@@ -152,16 +154,16 @@ func (t *Table) refreshPartner(p Partner) {
 }
 
 // Snapshot returns the table as a snapshot (keys ordered by key id), for writing to disk.
-func (t *Table) Snapshot() Snapshot {
-	s := Snapshot{Version: t.version, GeneratedAt: t.generatedAt, Keys: make([]Key, 0, len(t.keys)), Partners: make([]Partner, 0, len(t.partners))}
+func (t *Table) Snapshot() edgewire.Snapshot {
+	s := edgewire.Snapshot{Version: t.version, GeneratedAt: t.generatedAt, Keys: make([]edgewire.Key, 0, len(t.keys)), Partners: make([]edgewire.Partner, 0, len(t.partners))}
 	for _, r := range t.keys {
 		s.Keys = append(s.Keys, r.Key)
 	}
 	for _, p := range t.partners {
 		s.Partners = append(s.Partners, p)
 	}
-	slices.SortFunc(s.Keys, func(a, b Key) int { return cmp.Compare(a.KeyID, b.KeyID) })
-	slices.SortFunc(s.Partners, func(a, b Partner) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(s.Keys, func(a, b edgewire.Key) int { return cmp.Compare(a.KeyID, b.KeyID) })
+	slices.SortFunc(s.Partners, func(a, b edgewire.Partner) int { return cmp.Compare(a.ID, b.ID) })
 	return s
 }
 
@@ -172,7 +174,7 @@ type store struct {
 }
 
 // Lookup finds a key in the current table; before any table is loaded nothing is found.
-func (s *store) Lookup(h apikey.Hash) (*Record, bool) {
+func (s *store) Lookup(h keyformat.Hash) (*Record, bool) {
 	t := s.current.Load()
 	if t == nil {
 		return nil, false

@@ -12,19 +12,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 )
 
 func TestNewTableSkipsUnusableKeys(t *testing.T) {
 	t.Parallel()
 	s := baseSnapshot()
-	bad := testKey("key_bad_cidr", apikey.Test)
+	bad := testKey("key_bad_cidr", keyformat.Test)
 	bad.AllowedCIDRs = []string{"10.0.0.0/99"}
 	badEnv := testKey("key_bad_env", "prod")
-	noHash := testKey("key_no_hash", apikey.Test)
-	noHash.Hash = apikey.Hash{}
-	orphan := testKey("key_orphan", apikey.Test)
+	noHash := testKey("key_no_hash", keyformat.Test)
+	noHash.Hash = keyformat.Hash{}
+	orphan := testKey("key_orphan", keyformat.Test)
 	orphan.PartnerID = "ptr_unknown"
 	s.Keys = append(s.Keys, bad, badEnv, noHash, orphan)
 
@@ -38,26 +39,26 @@ func TestNewTableSkipsUnusableKeys(t *testing.T) {
 	assert.False(t, ok)
 	rec, ok := table.Lookup(orphan.Hash)
 	require.True(t, ok)
-	assert.Equal(t, edgesync.PartnerSuspended, rec.PartnerStatus, "unknown partner fails closed")
+	assert.Equal(t, edgewire.PartnerSuspended, rec.PartnerStatus, "unknown partner fails closed")
 }
 
 func TestApply(t *testing.T) {
 	t.Parallel()
 	table, err := edgesync.NewTable(baseSnapshot())
 	require.NoError(t, err)
-	a := testKey("key_a", apikey.Test)
-	b := testKey("key_b", apikey.Live)
+	a := testKey("key_a", keyformat.Test)
+	b := testKey("key_b", keyformat.Live)
 	b.AllowedCIDRs = []string{"2001:db8::/32"}
 	bBroken := b
 	bBroken.AllowedCIDRs = []string{"nope"}
-	stale := testKey("key_stale", apikey.Test)
+	stale := testKey("key_stale", keyformat.Test)
 	hashA := a.Hash
 
-	next, err := table.Apply([]edgesync.Change{
-		{Version: 9, Type: edgesync.KeyUpsert, Key: &stale}, // at or below 10: skipped
-		{Version: 11, Type: edgesync.KeyUpsert, Key: &b},
-		{Version: 12, Type: edgesync.PartnerUpsert, Partner: &edgesync.Partner{ID: "ptr_1", Status: edgesync.PartnerSuspended}},
-		{Version: 13, Type: edgesync.KeyDelete, Hash: &hashA},
+	next, err := table.Apply([]edgewire.Change{
+		{Version: 9, Type: edgewire.KeyUpsert, Key: &stale}, // at or below 10: skipped
+		{Version: 11, Type: edgewire.KeyUpsert, Key: &b},
+		{Version: 12, Type: edgewire.PartnerUpsert, Partner: &edgewire.Partner{ID: "ptr_1", Status: edgewire.PartnerSuspended}},
+		{Version: 13, Type: edgewire.KeyDelete, Hash: &hashA},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(13), next.Version())
@@ -67,7 +68,7 @@ func TestApply(t *testing.T) {
 	assert.False(t, ok)
 	rec, ok := next.Lookup(b.Hash)
 	require.True(t, ok)
-	assert.Equal(t, edgesync.PartnerSuspended, rec.PartnerStatus)
+	assert.Equal(t, edgewire.PartnerSuspended, rec.PartnerStatus)
 	assert.Equal(t, 1, rec.Allow.Len())
 
 	// The old table is untouched.
@@ -76,7 +77,7 @@ func TestApply(t *testing.T) {
 	assert.True(t, ok)
 
 	// A bad upsert removes the old record (fail closed) and is reported.
-	broken, err := next.Apply([]edgesync.Change{{Version: 14, Type: edgesync.KeyUpsert, Key: &bBroken}, {Version: 15, Type: "mystery"}})
+	broken, err := next.Apply([]edgewire.Change{{Version: 14, Type: edgewire.KeyUpsert, Key: &bBroken}, {Version: 15, Type: "mystery"}})
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "mystery")
 	_, ok = broken.Lookup(b.Hash)
@@ -88,7 +89,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := baseSnapshot()
 	grace := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	k := testKey("key_0", apikey.Live)
+	k := testKey("key_0", keyformat.Live)
 	k.GraceUntil = &grace
 	k.AllowedCIDRs = []string{"10.0.0.0/8"}
 	s.Keys = append(s.Keys, k)
@@ -123,36 +124,36 @@ func writeKeysFile(t *testing.T, path string, f edgesync.File) {
 
 func TestFileSource(t *testing.T) {
 	t.Parallel()
-	secret, _, err := apikey.Generate(apikey.Test, bytes.NewReader(bytes.Repeat([]byte{3}, 32)))
+	secret, _, err := keyformat.Generate(keyformat.Test, bytes.NewReader(bytes.Repeat([]byte{3}, 32)))
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "keys.json")
 	file := edgesync.File{
-		Partners: []edgesync.Partner{{ID: "ptr_1", Status: edgesync.PartnerActive}},
-		Keys:     []edgesync.FileKey{{Secret: secret, Key: edgesync.Key{KeyID: "key_local", PartnerID: "ptr_1", WorkspaceID: "ws_1", Roles: []string{"catalog.read"}}}},
+		Partners: []edgewire.Partner{{ID: "ptr_1", Status: edgewire.PartnerActive}},
+		Keys:     []edgesync.FileKey{{Secret: secret, Key: edgewire.Key{KeyID: "key_local", PartnerID: "ptr_1", WorkspaceID: "ws_1", Roles: []string{"catalog.read"}}}},
 	}
 	writeKeysFile(t, path, file)
 
 	src, err := edgesync.NewFileSource(edgesync.FileConfig{Path: path, Logger: slog.New(slog.DiscardHandler), Interval: 5 * time.Millisecond})
 	require.NoError(t, err)
-	rec, ok := src.Lookup(apikey.HashOf(secret))
+	rec, ok := src.Lookup(keyformat.HashOf(secret))
 	require.True(t, ok)
-	assert.Equal(t, apikey.Test, rec.Key.Environment)
-	assert.Equal(t, edgesync.KeyActive, rec.Key.Status)
+	assert.Equal(t, keyformat.Test, rec.Key.Environment)
+	assert.Equal(t, edgewire.KeyActive, rec.Key.Status)
 
 	// An invalid edit is refused and the last good keys stay.
 	require.NoError(t, os.WriteFile(path, []byte(`{"keys":[{"secret":"sk_test_typo"}]}`), 0o600))
-	require.ErrorIs(t, src.Reload(), apikey.ErrMalformed)
-	_, ok = src.Lookup(apikey.HashOf(secret))
+	require.ErrorIs(t, src.Reload(), keyformat.ErrMalformed)
+	_, ok = src.Lookup(keyformat.HashOf(secret))
 	assert.True(t, ok)
 
 	// Run picks up a valid edit.
 	ctx := t.Context()
 	go func() { _ = src.Run(ctx) }()
-	file.Keys[0].Status = edgesync.KeyRevoked
+	file.Keys[0].Status = edgewire.KeyRevoked
 	writeKeysFile(t, path, file)
 	require.Eventually(t, func() bool {
-		rec, ok := src.Lookup(apikey.HashOf(secret))
-		return ok && rec.Key.Status == edgesync.KeyRevoked
+		rec, ok := src.Lookup(keyformat.HashOf(secret))
+		return ok && rec.Key.Status == edgewire.KeyRevoked
 	}, 2*time.Second, 5*time.Millisecond)
 }
 
@@ -163,8 +164,8 @@ func TestFileSourceErrors(t *testing.T) {
 	_, err = edgesync.NewFileSource(edgesync.FileConfig{Path: filepath.Join(t.TempDir(), "missing.json"), Logger: slog.New(slog.DiscardHandler)})
 	assert.Error(t, err)
 
-	secret, _, err := apikey.Generate(apikey.Live, bytes.NewReader(bytes.Repeat([]byte{4}, 32)))
+	secret, _, err := keyformat.Generate(keyformat.Live, bytes.NewReader(bytes.Repeat([]byte{4}, 32)))
 	require.NoError(t, err)
-	_, err = edgesync.File{Keys: []edgesync.FileKey{{Secret: secret, Key: edgesync.Key{KeyID: "k", Environment: apikey.Test}}}}.Snapshot()
+	_, err = edgesync.File{Keys: []edgesync.FileKey{{Secret: secret, Key: edgewire.Key{KeyID: "k", Environment: keyformat.Test}}}}.Snapshot()
 	assert.ErrorContains(t, err, "does not match")
 }

@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/gateway-plugin/edge"
+	"github.com/steller/platform/internal/clientip"
 )
 
 // Config holds the Gateway's dependencies and settings.
@@ -47,7 +50,7 @@ type Gateway struct {
 	emitter requestlog.Emitter
 	log     *slog.Logger
 	clock   func() time.Time
-	proxies trustedProxies
+	proxies clientip.Resolver
 	proxy   *httputil.ReverseProxy
 }
 
@@ -63,8 +66,10 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		errs = append(errs, errors.New("gateway: Config.Logger is required"))
 	}
-	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
-	errs = append(errs, err)
+	proxies, err := clientip.Parse(cfg.TrustedProxies)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("gateway: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -128,11 +133,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := edge.Request{
 		Method:        r.Method,
 		Path:          r.URL.Path,
-		Authorization: r.Header.Get(edge.HeaderAuthorization),
-		APIKey:        r.Header.Get(edge.HeaderAPIKey),
+		Authorization: r.Header.Get(identity.HeaderAuthorization),
+		APIKey:        r.Header.Get(identity.HeaderAPIKey),
 		ClientAddr:    st.client,
 		UserAgent:     r.UserAgent(),
-		RequestID:     edge.RequestIDOrNew(r.Header.Get(edge.HeaderRequestID)),
+		RequestID:     edge.RequestIDOrNew(r.Header.Get(identity.HeaderRequestID)),
 		RequestBytes:  max(r.ContentLength, 0),
 		Received:      start,
 	}
@@ -153,12 +158,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		// Not an ip:port (for example a unix socket): no address to allow.
-		return netip.Addr{}
-	}
-	return g.proxies.clientAddr(ap.Addr(), r.Header.Values("X-Forwarded-For"))
+	// Not an ip:port (for example a unix socket): no address to allow.
+	return g.proxies.FromRemoteAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
 }
 
 // rewrite builds the upstream request: the decided upstream, the key removed, the identity
@@ -187,7 +188,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 
 func modifyResponse(resp *http.Response) error {
 	if st, ok := resp.Request.Context().Value(stateKey{}).(*state); ok {
-		resp.Header.Set(edge.HeaderRequestID, st.outcome.RequestID)
+		resp.Header.Set(identity.HeaderRequestID, st.outcome.RequestID)
 	}
 	return nil
 }
@@ -218,7 +219,7 @@ func writeProblem(w http.ResponseWriter, status int, p edge.Problem) {
 	h := w.Header()
 	h.Set("Content-Type", edge.ProblemContentType)
 	h.Set("Cache-Control", "no-store")
-	h.Set(edge.HeaderRequestID, p.RequestID)
+	h.Set(identity.HeaderRequestID, p.RequestID)
 	if status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", edge.WWWAuthenticate)
 	}

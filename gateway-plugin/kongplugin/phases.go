@@ -10,7 +10,8 @@ import (
 
 	"github.com/Kong/go-pdk"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/identity"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edge"
 )
 
@@ -93,7 +94,7 @@ func (c *Config) Access(kong *pdk.PDK) {
 	}
 
 	t := e.sandbox
-	if out.Identity.Environment == apikey.Live {
+	if out.Identity.Environment == keyformat.Live {
 		t = e.live
 	}
 	// Needed: the route's service may point at either environment; the key decides.
@@ -108,9 +109,9 @@ func (c *Config) Access(kong *pdk.PDK) {
 	}
 	// An empty list removes the header (Kong's set_headers calls ngx.req.set_header with an
 	// empty table, which clears it), so the key never reaches the upstream.
-	upstream[edge.HeaderAuthorization] = []string{}
-	upstream[orDefault(c.APIKeyHeader, edge.HeaderAPIKey)] = []string{}
-	if c.RequestIDHeader != "" && c.RequestIDHeader != edge.HeaderRequestID {
+	upstream[identity.HeaderAuthorization] = []string{}
+	upstream[orDefault(c.APIKeyHeader, identity.HeaderAPIKey)] = []string{}
+	if c.RequestIDHeader != "" && c.RequestIDHeader != identity.HeaderRequestID {
 		upstream[c.RequestIDHeader] = []string{req.RequestID}
 	}
 	// Needed: one call sets every identity header and removes the key headers together.
@@ -161,9 +162,9 @@ func (c *Config) Log(kong *pdk.PDK) {
 func exit(kong *pdk.PDK, problem edge.Problem) int {
 	body := problem.JSON()
 	headers := map[string][]string{
-		"Content-Type":       {edge.ProblemContentType},
-		"Cache-Control":      {"no-store"},
-		edge.HeaderRequestID: {problem.RequestID},
+		"Content-Type":           {edge.ProblemContentType},
+		"Cache-Control":          {"no-store"},
+		identity.HeaderRequestID: {problem.RequestID},
 	}
 	if problem.Status == http.StatusUnauthorized {
 		headers["WWW-Authenticate"] = []string{edge.WWWAuthenticate}

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/gateway-plugin/edgesync"
@@ -241,7 +241,7 @@ func TestInstancesWithDifferentConfigsStayApart(t *testing.T) {
 // panicky is a key source that panics, standing in for any bug on the request path.
 type panicky struct{}
 
-func (panicky) Lookup(apikey.Hash) (*edgesync.Record, bool) { panic("boom") }
+func (panicky) Lookup(keyformat.Hash) (*edgesync.Record, bool) { panic("boom") }
 
 func TestPanicDeniesWith500AndServesNextRequest(t *testing.T) {
 	t.Parallel()

@@ -17,9 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 	"github.com/steller/platform/internal/testenv"
 )
 
@@ -141,11 +142,11 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 			}
 			assert.Equal(t, want, access.Target.Host+":"+strconv.Itoa(access.Target.Port))
 			up := access.UpstreamHeaders
-			assert.Equal(t, c.Want.PartnerID, up.Get(edge.HeaderPartnerID))
-			assert.Equal(t, edgetest.WorkspaceID, up.Get(edge.HeaderWorkspaceID))
-			assert.Equal(t, string(c.Want.Environment), up.Get(edge.HeaderEnvironment))
-			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), up.Get(edge.HeaderKeyID))
-			assert.True(t, edge.ValidRequestID(up.Get(edge.HeaderRequestID)))
+			assert.Equal(t, c.Want.PartnerID, up.Get(identity.HeaderPartnerID))
+			assert.Equal(t, edgetest.WorkspaceID, up.Get(identity.HeaderWorkspaceID))
+			assert.Equal(t, string(c.Want.Environment), up.Get(identity.HeaderEnvironment))
+			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), up.Get(identity.HeaderKeyID))
+			assert.True(t, edge.ValidRequestID(up.Get(identity.HeaderRequestID)))
 			// The key never reaches the upstream.
 			for _, name := range []string{"Authorization", "X-Api-Key"} {
 				assert.Contains(t, access.ClearedHeaders, name, "%s not stripped", name)

@@ -3,7 +3,7 @@ package edgetest
 import (
 	"net/netip"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // Upstream names a case's expected upstream.
@@ -29,7 +29,7 @@ type Want struct {
 	// KeyName is the fixture key the edge should identify ("" when none).
 	KeyName string
 	// Environment is the key's environment when allowed ("" for denials).
-	Environment apikey.Environment
+	Environment keyformat.Environment
 	// PartnerID is the identified key's partner ("" when none).
 	PartnerID string
 }
@@ -63,10 +63,10 @@ func (f *Fixture) Cases() []Case {
 	typo[20] = map[bool]byte{true: 'b', false: 'a'}[typo[20] == 'a']
 	v4, v6 := HarnessClientIP, netip.MustParseAddr("2001:db8:abcd::5")
 	allowTest := func(name string) Want {
-		return Want{Status: 200, Upstream: Sandbox, KeyName: name, Environment: apikey.Test, PartnerID: PartnerActive}
+		return Want{Status: 200, Upstream: Sandbox, KeyName: name, Environment: keyformat.Test, PartnerID: PartnerActive}
 	}
 	allowLive := func(name string) Want {
-		return Want{Status: 200, Upstream: Live, KeyName: name, Environment: apikey.Live, PartnerID: PartnerActive}
+		return Want{Status: 200, Upstream: Live, KeyName: name, Environment: keyformat.Live, PartnerID: PartnerActive}
 	}
 	deny := func(status int, code, name string) Want {
 		w := Want{Status: status, Code: code, KeyName: name, PartnerID: PartnerActive}

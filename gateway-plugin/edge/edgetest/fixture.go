@@ -14,7 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 )
 
@@ -50,7 +51,7 @@ type Fixture struct {
 	// Now is the time the fixture's expiries are relative to; use it as the core's clock.
 	Now time.Time
 	// Snapshot holds the keys and partners (what the control plane would publish).
-	Snapshot edgesync.Snapshot
+	Snapshot edgewire.Snapshot
 	// Table is Snapshot as a ready key table (it satisfies edge.KeyLookup).
 	Table   *edgesync.Table
 	secrets map[string]string
@@ -65,41 +66,41 @@ func New(now time.Time) *Fixture {
 	before, after := now.Add(-time.Minute), now.Add(time.Hour)
 	keys := []struct {
 		name    string
-		env     apikey.Environment
+		env     keyformat.Environment
 		roles   []string
 		cidrs   []string
-		status  edgesync.KeyStatus
+		status  edgewire.KeyStatus
 		partner string
 		expires *time.Time
 		grace   *time.Time
 	}{
-		{KeyTestFull, apikey.Test, all, nil, edgesync.KeyActive, PartnerActive, nil, nil},
-		{KeyLiveFull, apikey.Live, withFinance, []string{"10.10.10.0/24", "2001:db8:10::/48"}, edgesync.KeyActive, PartnerActive, &after, nil},
-		{KeyCatalogOnly, apikey.Test, []string{"catalog:read"}, nil, edgesync.KeyActive, PartnerActive, nil, nil},
-		{KeyRevoked, apikey.Test, all, nil, edgesync.KeyRevoked, PartnerActive, nil, nil},
-		{KeyExpired, apikey.Test, all, nil, edgesync.KeyActive, PartnerActive, &before, nil},
-		{KeyRolledInGrace, apikey.Live, withFinance, nil, edgesync.KeyActive, PartnerActive, nil, &after},
-		{KeyRolledAfterGrace, apikey.Live, withFinance, nil, edgesync.KeyActive, PartnerActive, nil, &before},
-		{KeyIPv4Restricted, apikey.Test, all, []string{"192.0.2.0/24"}, edgesync.KeyActive, PartnerActive, nil, nil},
-		{KeyIPv6Restricted, apikey.Test, all, []string{"2001:db8:abcd::/48"}, edgesync.KeyActive, PartnerActive, nil, nil},
-		{KeySuspended, apikey.Test, all, nil, edgesync.KeyActive, PartnerSuspended, nil, nil},
+		{KeyTestFull, keyformat.Test, all, nil, edgewire.KeyActive, PartnerActive, nil, nil},
+		{KeyLiveFull, keyformat.Live, withFinance, []string{"10.10.10.0/24", "2001:db8:10::/48"}, edgewire.KeyActive, PartnerActive, &after, nil},
+		{KeyCatalogOnly, keyformat.Test, []string{"catalog:read"}, nil, edgewire.KeyActive, PartnerActive, nil, nil},
+		{KeyRevoked, keyformat.Test, all, nil, edgewire.KeyRevoked, PartnerActive, nil, nil},
+		{KeyExpired, keyformat.Test, all, nil, edgewire.KeyActive, PartnerActive, &before, nil},
+		{KeyRolledInGrace, keyformat.Live, withFinance, nil, edgewire.KeyActive, PartnerActive, nil, &after},
+		{KeyRolledAfterGrace, keyformat.Live, withFinance, nil, edgewire.KeyActive, PartnerActive, nil, &before},
+		{KeyIPv4Restricted, keyformat.Test, all, []string{"192.0.2.0/24"}, edgewire.KeyActive, PartnerActive, nil, nil},
+		{KeyIPv6Restricted, keyformat.Test, all, []string{"2001:db8:abcd::/48"}, edgewire.KeyActive, PartnerActive, nil, nil},
+		{KeySuspended, keyformat.Test, all, nil, edgewire.KeyActive, PartnerSuspended, nil, nil},
 	}
-	f.Snapshot = edgesync.Snapshot{
+	f.Snapshot = edgewire.Snapshot{
 		Version: 1, GeneratedAt: now,
-		Partners: []edgesync.Partner{
-			{ID: PartnerActive, Status: edgesync.PartnerActive},
-			{ID: PartnerSuspended, Status: edgesync.PartnerSuspended},
+		Partners: []edgewire.Partner{
+			{ID: PartnerActive, Status: edgewire.PartnerActive},
+			{ID: PartnerSuspended, Status: edgewire.PartnerSuspended},
 		},
 	}
 	for _, k := range keys {
 		_, parsed := f.mint(k.name, k.env)
-		f.Snapshot.Keys = append(f.Snapshot.Keys, edgesync.Key{
+		f.Snapshot.Keys = append(f.Snapshot.Keys, edgewire.Key{
 			Hash: parsed.Hash, KeyID: KeyID(k.name), PartnerID: k.partner, WorkspaceID: WorkspaceID,
 			Environment: k.env, Roles: k.roles, AllowedCIDRs: k.cidrs, Status: k.status,
 			ExpiresAt: k.expires, GraceUntil: k.grace,
 		})
 	}
-	f.mint(KeyUnknown, apikey.Live)
+	f.mint(KeyUnknown, keyformat.Live)
 	table, err := edgesync.NewTable(f.Snapshot)
 	if err != nil {
 		panic(fmt.Sprintf("edgetest: fixture table: %v", err))
@@ -108,9 +109,9 @@ func New(now time.Time) *Fixture {
 	return f
 }
 
-func (f *Fixture) mint(name string, env apikey.Environment) (string, apikey.Key) {
+func (f *Fixture) mint(name string, env keyformat.Environment) (string, keyformat.Key) {
 	seed := sha256.Sum256([]byte("edgetest/" + name))
-	secret, key, err := apikey.Generate(env, bytes.NewReader(seed[:]))
+	secret, key, err := keyformat.Generate(env, bytes.NewReader(seed[:]))
 	if err != nil {
 		panic(fmt.Sprintf("edgetest: mint %s: %v", name, err))
 	}

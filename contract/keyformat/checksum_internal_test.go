@@ -1,4 +1,4 @@
-package apikey
+package keyformat
 
 import (
 	"hash/crc32"

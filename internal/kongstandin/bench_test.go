@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 )
 
 // BenchmarkRunPhase measures one access phase of the echo plugin (10 PDK calls) and one

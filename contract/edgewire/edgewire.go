@@ -1,8 +1,8 @@
-// Package edgesync owns the edge sync protocol: how the control plane publishes API-key and
-// partner state to edges, as a snapshot plus a versioned change feed, and the edge's side of
-// it: an in-memory key table that lookups read without locks, a client that keeps it current
-// (and keeps serving the last good state, from memory and from disk, when the control plane
-// is down), and a static file source for local runs.
+// Package edgewire owns the edge sync protocol's contract: the paths, the wire types and the
+// semantics by which the control plane publishes API-key and partner state to edges, as a
+// snapshot plus a versioned change feed. The control plane (control-plane/edgesync) serves
+// it and the edge (gateway-plugin/edgesync) consumes it; both import this package and
+// neither imports the other. PROTOCOL.md beside it is the long form.
 //
 // # Protocol (v1)
 //
@@ -39,12 +39,12 @@
 // key's hard expiry (key_expired). grace_until is set on the old key when a key is rolled:
 // the old key keeps working until then and is denied with key_expired afterwards. Partners
 // with status "suspended" are denied by policy (partner_suspended).
-package edgesync
+package edgewire
 
 import (
 	"time"
 
-	"github.com/steller/platform/gateway-plugin/apikey"
+	"github.com/steller/platform/contract/keyformat"
 )
 
 // Paths and parameters of the protocol, relative to the control plane's base URL.
@@ -84,7 +84,7 @@ const (
 // Key is one API key as the edge needs it; the secret itself never leaves the control plane.
 type Key struct {
 	// Hash is the SHA-256 of the key's secret, the lookup key.
-	Hash apikey.Hash `json:"hash"`
+	Hash keyformat.Hash `json:"hash"`
 	// KeyID is the key's public identifier.
 	KeyID string `json:"key_id"`
 	// PartnerID is the partner that owns the key.
@@ -92,7 +92,7 @@ type Key struct {
 	// WorkspaceID is the workspace the key belongs to.
 	WorkspaceID string `json:"workspace_id"`
 	// Environment is "test" or "live"; it must agree with the key's prefix.
-	Environment apikey.Environment `json:"environment"`
+	Environment keyformat.Environment `json:"environment"`
 	// Roles are the roles granted to the key (the edge sorts them).
 	Roles []string `json:"roles"`
 	// AllowedCIDRs restricts client addresses; empty allows any.
@@ -147,7 +147,7 @@ type Change struct {
 	// Key is set for key_upsert.
 	Key *Key `json:"key,omitempty"`
 	// Hash is set for key_delete.
-	Hash *apikey.Hash `json:"hash,omitempty"`
+	Hash *keyformat.Hash `json:"hash,omitempty"`
 	// Partner is set for partner_upsert.
 	Partner *Partner `json:"partner,omitempty"`
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 )
 
 // echoBinary is the echo plugin compiled once for the package's tests.

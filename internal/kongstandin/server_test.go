@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 )
 
 func methods(calls []kongstandin.Call) []string {

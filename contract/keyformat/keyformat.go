@@ -1,4 +1,4 @@
-// Package apikey owns the format of Steller API keys: generating them, parsing and
+// Package keyformat owns the format of Steller API keys: generating them, parsing and
 // checksumming them, hashing them for storage and lookup, and comparing hashes in constant
 // time. The edge and the control plane both use it, so a key minted by one is understood by
 // the other.
@@ -9,7 +9,7 @@
 // the edge reject a mistyped or truncated key without a table lookup; it is not a security
 // control (the 256 bits of entropy are). Only the SHA-256 hash of the whole key and a short
 // display prefix are ever stored.
-package apikey
+package keyformat
 
 import (
 	"crypto/sha256"
@@ -53,9 +53,9 @@ const (
 // answers invalid_key for either.
 var (
 	// ErrMalformed means the key has the wrong prefix, length or characters.
-	ErrMalformed = errors.New("apikey: malformed key")
+	ErrMalformed = errors.New("keyformat: malformed key")
 	// ErrChecksum means the key is well formed but its checksum does not match (a typo).
-	ErrChecksum = errors.New("apikey: checksum mismatch")
+	ErrChecksum = errors.New("keyformat: checksum mismatch")
 )
 
 // Hash is the SHA-256 of a whole key, the only form in which a key is stored. It encodes as
@@ -84,10 +84,10 @@ func (h Hash) MarshalText() ([]byte, error) {
 // UnmarshalText decodes a 64-character hex hash.
 func (h *Hash) UnmarshalText(text []byte) error {
 	if len(text) != hex.EncodedLen(len(h)) {
-		return fmt.Errorf("apikey: hash must be %d hex characters, got %d", hex.EncodedLen(len(h)), len(text))
+		return fmt.Errorf("keyformat: hash must be %d hex characters, got %d", hex.EncodedLen(len(h)), len(text))
 	}
 	if _, err := hex.Decode(h[:], text); err != nil {
-		return fmt.Errorf("apikey: hash: %w", err)
+		return fmt.Errorf("keyformat: hash: %w", err)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func Generate(env Environment, rand io.Reader) (string, Key, error) {
 	}
 	var raw [entropyBytes]byte
 	if _, err := io.ReadFull(rand, raw[:]); err != nil {
-		return "", Key{}, fmt.Errorf("apikey: read entropy: %w", err)
+		return "", Key{}, fmt.Errorf("keyformat: read entropy: %w", err)
 	}
 	var b strings.Builder
 	b.Grow(len(prefix) + bodyChars)
@@ -129,7 +129,7 @@ func Generate(env Environment, rand io.Reader) (string, Key, error) {
 	secret := b.String()
 	key, err := Parse(secret)
 	if err != nil { // unreachable unless the encoding is broken
-		return "", Key{}, fmt.Errorf("apikey: generated key does not parse: %w", err)
+		return "", Key{}, fmt.Errorf("keyformat: generated key does not parse: %w", err)
 	}
 	return secret, key, nil
 }
@@ -190,7 +190,7 @@ func prefixOf(env Environment) (string, error) {
 	case Live:
 		return livePrefix, nil
 	default:
-		return "", fmt.Errorf("apikey: unknown environment %q", env)
+		return "", fmt.Errorf("keyformat: unknown environment %q", env)
 	}
 }
 

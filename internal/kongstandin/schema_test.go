@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/kongstandin"
+	"github.com/steller/platform/internal/kongstandin"
 )
 
 func TestParseDump(t *testing.T) {
