@@ -5,11 +5,14 @@
 #   kafka    Apache Kafka jars from Maven Central into .cache/kafka/libs (needs Maven)
 #   tools    deck (validates kong/kong.yml) from Debian's packages
 #   go       the Go module cache (go mod download)
+#   python   a virtualenv in .cache/venv (the machine's python3) with the pinned Python tools of
+#            scripts/python/requirements.txt from PyPI: chdb (current ClickHouse in process),
+#            schemathesis, standardwebhooks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go)
+[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python)
 
 log() { printf '[install] %s\n' "$*" >&2; }
 
@@ -64,12 +67,33 @@ install_go() {
 	go mod download
 }
 
+# A venv is not relocatable (its scripts name its absolute path), so it is built in place
+# and the stamp written last: an interrupted install has no stamp and is redone.
+install_python() {
+	local venv=.cache/venv req=scripts/python/requirements.txt
+	local stamp
+	stamp=$(sha256sum "$req" | cut -d' ' -f1)
+	if [ -f "$venv/.requirements-sha256" ] && [ "$(cat "$venv/.requirements-sha256")" = "$stamp" ] &&
+		"$venv/bin/python" -c '' 2>/dev/null; then
+		return 0
+	fi
+	command -v python3 >/dev/null || apt_install python3
+	# Debian's python3 has venv without ensurepip unless python3-venv is installed.
+	python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+	log "creating $venv with $(python3 --version) and installing $req"
+	rm -rf "$venv"
+	python3 -m venv "$venv"
+	"$venv/bin/python" -m pip install --quiet --requirement "$req"
+	echo "$stamp" >"$venv/.requirements-sha256"
+}
+
 for part in "${parts[@]}"; do
 	case "$part" in
 	servers) install_servers ;;
 	kafka) install_kafka ;;
 	tools) install_tools ;;
 	go) install_go ;;
-	*) log "unknown part: $part (servers, kafka, tools, go)"; exit 2 ;;
+	python) install_python ;;
+	*) log "unknown part: $part (servers, kafka, tools, go, python)"; exit 2 ;;
 	esac
 done
