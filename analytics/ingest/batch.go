@@ -15,7 +15,7 @@ import (
 
 // columnNames are request_logs' columns in the order batch appends them.
 var columnNames = []string{
-	"ts", "timestamp_ms", "request_id", "partner_id", "workspace_id", "key_id", "environment",
+	"ts", "timestamp_ms", "request_id", "client_request_id", "partner_id", "workspace_id", "key_id", "environment",
 	"method", "path", "route", "status", "latency_total_us", "latency_upstream_us",
 	"latency_edge_us", "client_ip", "user_agent", "request_bytes", "response_bytes",
 	"decision", "denial_code", "schema_version", "ingested_at",
@@ -44,17 +44,18 @@ type batch struct {
 	msgs []kafka.Message
 	dead []deadLetter
 
-	ts                                                            []time.Time
-	timestampMs                                                   []uint64
-	requestID, partnerID, workspaceID, keyID, environment, method []string
-	path, route                                                   []string
-	status                                                        []uint16
-	latencyTotal, latencyUpstream, latencyEdge                    []uint64
-	clientIP, userAgent                                           []string
-	requestBytes, responseBytes                                   []uint64
-	decision, denialCode                                          []string
-	schemaVersion                                                 []uint8
-	ingestedAt                                                    []time.Time
+	ts                                                 []time.Time
+	timestampMs                                        []uint64
+	requestID, clientRequestID                         []string
+	partnerID, workspaceID, keyID, environment, method []string
+	path, route                                        []string
+	status                                             []uint16
+	latencyTotal, latencyUpstream, latencyEdge         []uint64
+	clientIP, userAgent                                []string
+	requestBytes, responseBytes                        []uint64
+	decision, denialCode                               []string
+	schemaVersion                                      []uint8
+	ingestedAt                                         []time.Time
 }
 
 func newBatch() *batch { return &batch{offsets: map[int]int64{}} }
@@ -68,7 +69,8 @@ func (b *batch) reset() {
 	clear(b.dead)
 	b.dead = b.dead[:0]
 	b.ts, b.timestampMs = b.ts[:0], b.timestampMs[:0]
-	b.requestID, b.partnerID, b.workspaceID, b.keyID = b.requestID[:0], b.partnerID[:0], b.workspaceID[:0], b.keyID[:0]
+	b.requestID, b.clientRequestID = b.requestID[:0], b.clientRequestID[:0]
+	b.partnerID, b.workspaceID, b.keyID = b.partnerID[:0], b.workspaceID[:0], b.keyID[:0]
 	b.environment, b.method, b.path, b.route = b.environment[:0], b.method[:0], b.path[:0], b.route[:0]
 	b.status = b.status[:0]
 	b.latencyTotal, b.latencyUpstream, b.latencyEdge = b.latencyTotal[:0], b.latencyUpstream[:0], b.latencyEdge[:0]
@@ -107,6 +109,7 @@ func (b *batch) add(e *requestlog.Event) {
 	b.ts = append(b.ts, time.UnixMilli(e.TimestampMs).Truncate(time.Second).UTC())
 	b.timestampMs = append(b.timestampMs, uint64(e.TimestampMs))
 	b.requestID = append(b.requestID, e.RequestID)
+	b.clientRequestID = append(b.clientRequestID, e.ClientRequestID)
 	b.partnerID = append(b.partnerID, e.PartnerID)
 	b.workspaceID = append(b.workspaceID, e.WorkspaceID)
 	b.keyID = append(b.keyID, e.KeyID)
@@ -134,7 +137,7 @@ func (b *batch) appendTo(cb driver.Batch, ingestedAt time.Time) error {
 		b.ingestedAt = append(b.ingestedAt, ingestedAt)
 	}
 	cols := []any{
-		b.ts, b.timestampMs, b.requestID, b.partnerID, b.workspaceID, b.keyID, b.environment,
+		b.ts, b.timestampMs, b.requestID, b.clientRequestID, b.partnerID, b.workspaceID, b.keyID, b.environment,
 		b.method, b.path, b.route, b.status, b.latencyTotal, b.latencyUpstream,
 		b.latencyEdge, b.clientIP, b.userAgent, b.requestBytes, b.responseBytes,
 		b.decision, b.denialCode, b.schemaVersion, b.ingestedAt,

@@ -16,7 +16,7 @@ import (
 
 func TestInsertSQLNamesEveryColumn(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, "INSERT INTO `steller`.request_logs (ts, timestamp_ms, request_id, partner_id, workspace_id, key_id,"+
+	assert.Equal(t, "INSERT INTO `steller`.request_logs (ts, timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id,"+
 		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
 		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)", insertSQL("steller"))
 	assert.True(t, strings.HasPrefix(insertSQL("a`b"), "INSERT INTO `a\\`b`.request_logs ("))
@@ -71,6 +71,26 @@ func TestDecode(t *testing.T) {
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
+// client_request_id is optional data: kept when valid, dropped (never the event) when not.
+func TestDecodeClientRequestID(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	v := validator{now: func() time.Time { return now }, maxAge: 24 * time.Hour, maxAhead: time.Minute}
+	for value, want := range map[string]string{
+		``:                                   "",
+		`,"client_request_id":null`:          "",
+		`,"client_request_id":"cli-1:a.b_c"`: "cli-1:a.b_c",
+		`,"client_request_id":"has space"`:   "",
+		`,"client_request_id":"` + strings.Repeat("x", 128) + `"`: strings.Repeat("x", 128),
+		`,"client_request_id":"` + strings.Repeat("x", 129) + `"`: "",
+	} {
+		e, why := v.decode([]byte(`{"schema_version":1,"request_id":"req_1","timestamp_ms":` + itoa(now.UnixMilli()) + `,"status":200` + value + `}`))
+		require.Nil(t, why, value)
+		assert.Equal(t, "req_1", e.RequestID, value)
+		assert.Equal(t, want, e.ClientRequestID, value)
+	}
+}
+
 func TestBatchTracksRowsAndHighestOffsets(t *testing.T) {
 	t.Parallel()
 	b := newBatch()
@@ -124,7 +144,7 @@ func TestParseAgreesWithEncodingJSON(t *testing.T) {
 	v := validator{now: time.Now}
 	for i, e := range []requestlog.Event{
 		{},
-		{SchemaVersion: 1, RequestID: "req_\"q\"\\", TimestampMs: 1_764_090_000_123, PartnerID: "ptr_ünï", WorkspaceID: "ws\n1",
+		{SchemaVersion: 1, RequestID: "req_\"q\"\\", ClientRequestID: "cli:1.a_b-c", TimestampMs: 1_764_090_000_123, PartnerID: "ptr_ünï", WorkspaceID: "ws\n1",
 			KeyID: "key_1", Environment: "live", Method: "DELETE", Path: "/v1/orders/<a&b>", Route: "orders.get", Status: 404,
 			LatencyTotalUs: 9_000_000_000, LatencyUpstreamUs: 1, LatencyEdgeUs: 2, ClientIP: "2001:db8::1",
 			UserAgent: "Mozilla/5.0 \u2028 \t 🚀", RequestBytes: 1 << 40, ResponseBytes: 3, Decision: "deny", DenialCode: "ip_not_allowed"},

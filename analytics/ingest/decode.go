@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/identity"
 )
 
 // Reasons a message is dead-lettered, sent in the HeaderReason header.
@@ -76,6 +77,10 @@ func (v *validator) decode(value []byte) (requestlog.Event, *rejection) {
 	if e.TimestampMs <= 0 || e.TimestampMs < now-v.maxAge.Milliseconds() || e.TimestampMs > now+v.maxAhead.Milliseconds() {
 		return e, &rejection{ReasonTimestampOutOfRange, fmt.Sprintf("timestamp_ms %d is outside [now-%s, now+%s]", e.TimestampMs, v.maxAge, v.maxAhead)}
 	}
+	if e.ClientRequestID != "" && !identity.ValidClientRequestID(e.ClientRequestID) {
+		// Data, not identity: a producer that did not validate it loses only this field.
+		e.ClientRequestID = ""
+	}
 	if e.Status < 100 || e.Status > 999 {
 		return e, &rejection{ReasonInvalidField, fmt.Sprintf("status %d", e.Status)}
 	}
@@ -111,8 +116,8 @@ func (v *validator) parse(value []byte) (requestlog.Event, error) {
 				fieldErr = fmt.Errorf("%s: %w", key, err)
 				return
 			}
-			if string(key) == "request_id" {
-				*dst = string(b) // unique per event: interning would only fill the table
+			if string(key) == "request_id" || string(key) == "client_request_id" {
+				*dst = string(b) // (nearly) unique per event: interning would only fill the table
 			} else {
 				*dst = v.intern(b)
 			}
@@ -147,6 +152,8 @@ func stringField(e *requestlog.Event, key []byte) *string {
 	switch string(key) {
 	case "request_id":
 		return &e.RequestID
+	case "client_request_id":
+		return &e.ClientRequestID
 	case "partner_id":
 		return &e.PartnerID
 	case "workspace_id":

@@ -71,7 +71,8 @@ func events(prefix string, n int, now time.Time) []requestlog.Event {
 		}
 		out[i] = requestlog.Event{
 			SchemaVersion: requestlog.SchemaVersion, RequestID: fmt.Sprintf("%s_%07d", prefix, i),
-			TimestampMs: now.UnixMilli() - int64(i%1000), PartnerID: fmt.Sprintf("ptr_%d", i%5),
+			ClientRequestID: fmt.Sprintf("cli_%d", i%11), // shared by many requests: data, not identity
+			TimestampMs:     now.UnixMilli() - int64(i%1000), PartnerID: fmt.Sprintf("ptr_%d", i%5),
 			WorkspaceID: "ws_1", KeyID: fmt.Sprintf("key_%d", i%3), Environment: "test",
 			Method: "POST", Path: "/v1/orders", Route: "orders.create", Status: status,
 			LatencyTotalUs: int64(1000 + i%5000), LatencyUpstreamUs: int64(900 + i%4000), LatencyEdgeUs: 100,

@@ -72,7 +72,7 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 	for _, ev := range evs {
 		want[ev.RequestID] = ev
 	}
-	rows, err := e.ch.Conn.Query(context.Background(), "SELECT ts, timestamp_ms, request_id, partner_id, workspace_id, key_id,"+
+	rows, err := e.ch.Conn.Query(context.Background(), "SELECT ts, timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id,"+
 		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
 		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at FROM `"+e.ch.Database+"`.request_logs")
 	require.NoError(t, err)
@@ -80,19 +80,20 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 	seen := 0
 	for rows.Next() {
 		var (
-			ts, ingestedAt                                 time.Time
-			tsMs, latTotal, latUp, latEdge, reqB, respB    uint64
-			id, partner, ws, key, env, method, path, route string
-			ip, ua, decision, denial                       string
-			status                                         uint16
-			version                                        uint8
+			ts, ingestedAt                              time.Time
+			tsMs, latTotal, latUp, latEdge, reqB, respB uint64
+			id, client, partner, ws, key, env, method   string
+			path, route                                 string
+			ip, ua, decision, denial                    string
+			status                                      uint16
+			version                                     uint8
 		)
-		require.NoError(t, rows.Scan(&ts, &tsMs, &id, &partner, &ws, &key, &env, &method, &path, &route, &status,
+		require.NoError(t, rows.Scan(&ts, &tsMs, &id, &client, &partner, &ws, &key, &env, &method, &path, &route, &status,
 			&latTotal, &latUp, &latEdge, &ip, &ua, &reqB, &respB, &decision, &denial, &version, &ingestedAt))
 		w, ok := want[id]
 		require.True(t, ok, id)
 		got := requestlog.Event{
-			SchemaVersion: int(version), RequestID: id, TimestampMs: int64(tsMs), PartnerID: partner, WorkspaceID: ws,
+			SchemaVersion: int(version), RequestID: id, ClientRequestID: client, TimestampMs: int64(tsMs), PartnerID: partner, WorkspaceID: ws,
 			KeyID: key, Environment: env, Method: method, Path: path, Route: route, Status: int(status),
 			LatencyTotalUs: int64(latTotal), LatencyUpstreamUs: int64(latUp), LatencyEdgeUs: int64(latEdge),
 			ClientIP: ip, UserAgent: ua, RequestBytes: int64(reqB), ResponseBytes: int64(respB), Decision: decision, DenialCode: denial,

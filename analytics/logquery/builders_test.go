@@ -9,7 +9,7 @@ import (
 	"github.com/steller/platform/analytics/logquery"
 )
 
-const cols = "timestamp_ms, request_id, partner_id, workspace_id, key_id, environment, method, path, route, status," +
+const cols = "timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id, environment, method, path, route, status," +
 	" latency_total_us, latency_upstream_us, latency_edge_us, client_ip, user_agent, request_bytes, response_bytes," +
 	" decision, denial_code, schema_version, ingested_at"
 
@@ -38,11 +38,17 @@ func TestLogPageSQL(t *testing.T) {
 		{
 			name: "every equality filter, values never in the SQL",
 			f: logquery.Filter{PartnerID: hostile, Environment: "live", Method: "POST", Route: hostile, KeyID: "key_1",
-				RequestID: "req_1", DenialCode: "ip_not_allowed", Path: "/v1/orders", StatusCode: 402},
+				RequestID: "req_1", ClientRequestID: "cli-1", DenialCode: "ip_not_allowed", Path: "/v1/orders", StatusCode: 402},
 			limit: 1,
 			sql: "SELECT " + cols + " FROM `steller`.request_logs WHERE partner_id = ? AND environment = ? AND method = ?" +
-				" AND route = ? AND key_id = ? AND request_id = ? AND denial_code = ? AND path = ? AND status = ?" + pageOrder,
-			args: []any{hostile, "live", "POST", hostile, "key_1", "req_1", "ip_not_allowed", "/v1/orders", uint16(402), 2},
+				" AND route = ? AND key_id = ? AND request_id = ? AND client_request_id = ? AND denial_code = ? AND path = ? AND status = ?" + pageOrder,
+			args: []any{hostile, "live", "POST", hostile, "key_1", "req_1", "cli-1", "ip_not_allowed", "/v1/orders", uint16(402), 2},
+		},
+		{
+			name: "client request id, deduplicated on the edge's request id only", f: logquery.Filter{PartnerID: "ptr_1", ClientRequestID: "order-42"},
+			limit: 20,
+			sql:   "SELECT " + cols + " FROM `steller`.request_logs WHERE partner_id = ? AND client_request_id = ?" + pageOrder,
+			args:  []any{"ptr_1", "order-42", 21},
 		},
 		{
 			name: "path prefix and status class", f: logquery.Filter{PartnerID: "ptr_1", Path: "/v1/orders/%_", PathPrefix: true, StatusClass: 4},

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/steller/platform/contract/identity"
 )
 
 // MaxPageSize is the largest page of request logs one call returns.
@@ -19,7 +21,7 @@ var ErrInvalid = errors.New("logquery: invalid query")
 
 // FieldError is one problem with one input. Field is the name of the query parameter it
 // concerns (status, method, path, route, key_id, environment, from, to, request_id,
-// denial_code, limit, cursor, interval, partner_id).
+// client_request_id, denial_code, limit, cursor, interval, partner_id).
 type FieldError struct {
 	// Field names the query parameter.
 	Field string `json:"field"`
@@ -78,8 +80,11 @@ type Filter struct {
 	Route string
 	// KeyID is the id of the API key that made the request.
 	KeyID string
-	// RequestID selects one request.
+	// RequestID selects one request by the edge's request id.
 	RequestID string
+	// ClientRequestID selects the requests whose client sent this X-Request-Id; many
+	// requests may share one.
+	ClientRequestID string
 	// DenialCode is the edge's denial code, such as ip_not_allowed.
 	DenialCode string
 	// Path matches the request path exactly, or as a prefix when PathPrefix is set.
@@ -175,6 +180,9 @@ func (f Filter) check(p *problems) {
 	checkRange(p, f.From, f.To, false)
 	if f.RequestID != "" && !cleanText(f.RequestID, maxIDLen) {
 		p.add("request_id", "must be printable text of at most %d bytes", maxIDLen)
+	}
+	if f.ClientRequestID != "" && !identity.ValidClientRequestID(f.ClientRequestID) {
+		p.add("client_request_id", "must be 1 to %d letters, digits or . _ : -", identity.MaxClientRequestIDLen)
 	}
 	if f.DenialCode != "" && !codePattern.MatchString(f.DenialCode) {
 		p.add("denial_code", "must be a denial code such as ip_not_allowed")

@@ -2,6 +2,7 @@ package logquery_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type event struct {
 	status    uint16
 	denial    string
 	latencyUs uint64
+	client    string // the client's X-Request-Id (client_request_id)
 }
 
 func (e event) row() logquery.Row {
@@ -67,7 +69,7 @@ func (e event) row() logquery.Row {
 		envName = "test"
 	}
 	return logquery.Row{
-		Timestamp: e.at.UTC(), RequestID: e.id, PartnerID: e.partner, WorkspaceID: "ws_" + e.partner, KeyID: e.key,
+		Timestamp: e.at.UTC(), RequestID: e.id, ClientRequestID: e.client, PartnerID: e.partner, WorkspaceID: "ws_" + e.partner, KeyID: e.key,
 		Environment: envName, Method: method, Path: path, Route: route, Status: status,
 		LatencyTotalUs: e.latencyUs, LatencyUpstreamUs: e.latencyUs / 2, LatencyEdgeUs: e.latencyUs / 4,
 		ClientIP: "203.0.113.7", UserAgent: "logquery-test", RequestBytes: 10, ResponseBytes: 100,
@@ -86,20 +88,32 @@ func (s suite) insert(t testing.TB, events ...event) {
 	insertRows(t, s.ch, rows)
 }
 
+// insertRows writes rows in one column-named batch. Rows without a client request id are
+// written without that column, as an ingest from before migration 0004 wrote them (so the
+// tests of older migrations can insert before 0004 exists).
 func insertRows(t testing.TB, ch testenv.ClickHouse, rows []logquery.Row) {
 	t.Helper()
 	ctx := context.Background()
+	withClient := slices.ContainsFunc(rows, func(r logquery.Row) bool { return r.ClientRequestID != "" })
+	client := ""
+	if withClient {
+		client = " client_request_id,"
+	}
 	batch, err := ch.Conn.PrepareBatch(ctx, "INSERT INTO "+warehouse.QuoteIdentifier(ch.Database)+".request_logs"+
-		" (ts, timestamp_ms, request_id, partner_id, workspace_id, key_id, environment, method, path, route, status,"+
+		" (ts, timestamp_ms, request_id,"+client+" partner_id, workspace_id, key_id, environment, method, path, route, status,"+
 		" latency_total_us, latency_upstream_us, latency_edge_us, client_ip, user_agent, request_bytes, response_bytes,"+
 		" decision, denial_code, schema_version, ingested_at)")
 	require.NoError(t, err)
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, r := range rows {
-		require.NoError(t, batch.Append(r.Timestamp.Truncate(time.Second), uint64(r.Timestamp.UnixMilli()), r.RequestID,
-			r.PartnerID, r.WorkspaceID, r.KeyID, r.Environment, r.Method, r.Path, r.Route, r.Status,
+		vals := []any{r.Timestamp.Truncate(time.Second), uint64(r.Timestamp.UnixMilli()), r.RequestID}
+		if withClient {
+			vals = append(vals, r.ClientRequestID)
+		}
+		vals = append(vals, r.PartnerID, r.WorkspaceID, r.KeyID, r.Environment, r.Method, r.Path, r.Route, r.Status,
 			r.LatencyTotalUs, r.LatencyUpstreamUs, r.LatencyEdgeUs, r.ClientIP, r.UserAgent, r.RequestBytes, r.ResponseBytes,
-			r.Decision, r.DenialCode, r.SchemaVersion, now))
+			r.Decision, r.DenialCode, r.SchemaVersion, now)
+		require.NoError(t, batch.Append(vals...))
 	}
 	require.NoError(t, batch.Send())
 }

@@ -24,8 +24,12 @@ import (
 type Row struct {
 	// Timestamp is when the edge received the request (UTC, millisecond precision).
 	Timestamp time.Time `json:"timestamp"`
-	// RequestID is the request's id (X-Request-Id).
+	// RequestID is the request's id, minted by the edge and returned as X-Request-Id; rows
+	// are deduplicated on it.
 	RequestID string `json:"request_id"`
+	// ClientRequestID is the X-Request-Id the client sent, when valid; "" when it sent none
+	// (and on rows stored before migration 0004). Data, never identity.
+	ClientRequestID string `json:"client_request_id"`
 	// PartnerID, WorkspaceID and KeyID identify the caller; empty when the request was
 	// denied before its key was identified.
 	PartnerID   string `json:"partner_id"`
@@ -64,7 +68,7 @@ func (r Row) Cursor() Cursor {
 }
 
 // rowColumns are the columns read into a Row, in Scan order (see scanRow).
-const rowColumns = "timestamp_ms, request_id, partner_id, workspace_id, key_id, environment, method, path, route, status," +
+const rowColumns = "timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id, environment, method, path, route, status," +
 	" latency_total_us, latency_upstream_us, latency_edge_us, client_ip, user_agent, request_bytes, response_bytes," +
 	" decision, denial_code, schema_version, ingested_at"
 
@@ -103,6 +107,7 @@ func LogPage(database string, f Filter, after *Cursor, limit int) (string, []any
 		{"route", f.Route},
 		{"key_id", f.KeyID},
 		{"request_id", f.RequestID},
+		{"client_request_id", f.ClientRequestID},
 		{"denial_code", f.DenialCode},
 	} {
 		if eq.value != "" {

@@ -23,16 +23,16 @@ func at(d time.Duration) time.Time { return base.Add(d) }
 // (ids b01...), so a filter that forgot the partner would return rows of both.
 var explorerEvents = []event{
 	{id: "a01", at: at(0), env: "test", method: "GET", path: "/v1/catalog", route: "catalog.list", key: "key_1", status: 200},
-	{id: "a02", at: at(1 * time.Second), env: "test", method: "POST", path: "/v1/orders", route: "orders.create", key: "key_1", status: 201},
+	{id: "a02", at: at(1 * time.Second), env: "test", method: "POST", path: "/v1/orders", route: "orders.create", key: "key_1", status: 201, client: "cli-shared"},
 	{id: "a03", at: at(2 * time.Second), env: "live", method: "POST", path: "/v1/orders", route: "orders.create", key: "key_2", status: 402},
 	{id: "a04", at: at(3 * time.Second), env: "live", method: "GET", path: "/v1/orders/ord_1", route: "orders.get", key: "key_2", status: 404},
-	{id: "a05", at: at(4 * time.Second), env: "test", method: "GET", path: "/v1/orders/ord_2", route: "orders.get", key: "key_1", status: 200},
+	{id: "a05", at: at(4 * time.Second), env: "test", method: "GET", path: "/v1/orders/ord_2", route: "orders.get", key: "key_1", status: 200, client: "cli-shared"},
 	{id: "a06", at: at(5 * time.Second), env: "test", method: "GET", path: "/v1/balance", route: "balance.get", status: 401, denial: "missing_key"},
-	{id: "a07", at: at(6 * time.Second), env: "live", method: "GET", path: "/v1/catalog", route: "catalog.list", key: "key_3", status: 403, denial: "ip_not_allowed"},
+	{id: "a07", at: at(6 * time.Second), env: "live", method: "GET", path: "/v1/catalog", route: "catalog.list", key: "key_3", status: 403, denial: "ip_not_allowed", client: "cli-7"},
 	{id: "a08", at: at(7 * time.Second), env: "live", method: "GET", path: "/v1/catalog", route: "catalog.list", key: "key_2", status: 500},
 	{id: "a09", at: at(8 * time.Second), env: "test", method: "DELETE", path: "/v1/orders/ord_3", route: "unknown", key: "key_1", status: 405},
 	{id: "a10", at: at(time.Minute), env: "test", method: "GET", path: "/v1/catalogue", route: "unknown", key: "key_1", status: 404},
-	{id: "a11", at: at(time.Hour), env: "live", method: "POST", path: "/v1/orders", route: "orders.create", key: "key_2", status: 201},
+	{id: "a11", at: at(time.Hour), env: "live", method: "POST", path: "/v1/orders", route: "orders.create", key: "key_2", status: 201, client: "cli-shared"},
 	// Same second as a11, 500 ms later.
 	{id: "a12", at: at(time.Hour + 500*time.Millisecond), env: "live", method: "GET", path: "/v1/orders/ord_9", route: "orders.get", key: "key_2", status: 200},
 	// Same millisecond: the request id breaks the tie.
@@ -73,6 +73,10 @@ func TestLogsFilters(t *testing.T) {
 		{"key id", logquery.Filter{KeyID: "key_2"}, []string{"a12", "a11", "a08", "a04", "a03"}},
 		{"request id", logquery.Filter{RequestID: "a08"}, []string{"a08"}},
 		{"another partner's request id", logquery.Filter{RequestID: "b08"}, []string{}},
+		{"client request id shared by three requests", logquery.Filter{ClientRequestID: "cli-shared"}, []string{"a11", "a05", "a02"}},
+		{"client request id of a denial", logquery.Filter{ClientRequestID: "cli-7"}, []string{"a07"}},
+		{"client request id is not a request id", logquery.Filter{ClientRequestID: "a08"}, []string{}},
+		{"request id is not a client request id", logquery.Filter{RequestID: "cli-7"}, []string{}},
 		{"denial code", logquery.Filter{DenialCode: "ip_not_allowed"}, []string{"a07"}},
 		{"exact path", logquery.Filter{Path: "/v1/catalog"}, []string{"a14", "a13", "a08", "a07", "a01"}},
 		{"path prefix", logquery.Filter{Path: "/v1/catalog", PathPrefix: true}, []string{"a14", "a13", "a10", "a08", "a07", "a01"}},
@@ -265,4 +269,43 @@ func TestLogsRejectInvalidInput(t *testing.T) {
 	assert.Equal(t, []string{"partner_id", "request_id"}, fieldsOf(t, err))
 	_, err = logquery.New(nil, "db")
 	assert.Error(t, err)
+}
+
+// Issue 10: a client that sends one X-Request-Id with many requests gets every one of them
+// in the explorer and in usage, each under its own edge request id; a Kafka redelivery of
+// the same events still counts once, because dedup keys on the edge's id only.
+func TestManyRequestsWithOneClientRequestIDAreAllCounted(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	const n = 20
+	events := make([]event, n)
+	want := make([]string, n)
+	for i := range events {
+		id := fmt.Sprintf("req_%032x", i)
+		events[i] = event{id: id, partner: "ptr_n", at: at(time.Duration(i) * time.Millisecond), route: "catalog.list", key: "key_1", client: "same-client-id"}
+		want[n-1-i] = id // newest first
+	}
+	s.insert(t, events...)
+	s.insert(t, events...) // redelivered
+
+	page, err := s.store.Logs(ctx, logquery.Filter{PartnerID: "ptr_n", ClientRequestID: "same-client-id"}, nil, logquery.MaxPageSize)
+	require.NoError(t, err)
+	assert.Equal(t, want, ids(page.Rows), "one row per edge request id")
+	for _, r := range page.Rows {
+		assert.Equal(t, "same-client-id", r.ClientRequestID)
+	}
+	all, err := s.store.Logs(ctx, logquery.Filter{PartnerID: "ptr_n"}, nil, logquery.MaxPageSize)
+	require.NoError(t, err)
+	assert.Len(t, all.Rows, n)
+
+	one, ok, err := s.store.Request(ctx, "ptr_n", want[3])
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, "same-client-id", one.ClientRequestID)
+
+	u, err := s.store.Usage(ctx, logquery.UsageQuery{PartnerID: "ptr_n", From: base.Add(-time.Hour), To: base.Add(time.Hour), Interval: logquery.IntervalHour})
+	require.NoError(t, err)
+	require.Len(t, u.Environments, 1)
+	assert.Equal(t, uint64(n), u.Environments[0].Requests, "usage counts edge request ids, not client ids")
 }

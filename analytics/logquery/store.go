@@ -99,7 +99,7 @@ func (s *Store) Request(ctx context.Context, partnerID, requestID string) (Row, 
 func scanRow(rows driver.Rows) (Row, error) {
 	var r Row
 	var ms uint64
-	err := rows.Scan(&ms, &r.RequestID, &r.PartnerID, &r.WorkspaceID, &r.KeyID, &r.Environment, &r.Method, &r.Path,
+	err := rows.Scan(&ms, &r.RequestID, &r.ClientRequestID, &r.PartnerID, &r.WorkspaceID, &r.KeyID, &r.Environment, &r.Method, &r.Path,
 		&r.Route, &r.Status, &r.LatencyTotalUs, &r.LatencyUpstreamUs, &r.LatencyEdgeUs, &r.ClientIP, &r.UserAgent,
 		&r.RequestBytes, &r.ResponseBytes, &r.Decision, &r.DenialCode, &r.SchemaVersion, &r.IngestedAt)
 	r.Timestamp = time.UnixMilli(int64(ms)).UTC()

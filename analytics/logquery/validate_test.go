@@ -43,7 +43,7 @@ func TestFilterValidationNamesEveryBadField(t *testing.T) {
 	}{
 		{"partner only", ok, nil},
 		{"everything valid", logquery.Filter{PartnerID: "ptr_1", Environment: "live", Method: "DELETE", Route: "orders.get",
-			KeyID: "key_1", RequestID: "req_1", DenialCode: "ip_not_allowed", Path: "/v1/orders/", PathPrefix: true,
+			KeyID: "key_1", RequestID: "req_1", ClientRequestID: "cli:1.a_b-c", DenialCode: "ip_not_allowed", Path: "/v1/orders/", PathPrefix: true,
 			StatusClass: 5, From: t0, To: t0.Add(time.Hour)}, nil},
 		{"no partner", logquery.Filter{}, []string{"partner_id"}},
 		{"status code too low", with(func(f *logquery.Filter) { f.StatusCode = 99 }), []string{"status"}},
@@ -59,10 +59,12 @@ func TestFilterValidationNamesEveryBadField(t *testing.T) {
 		{"from before 1970", with(func(f *logquery.Filter) { f.From = time.Unix(-1, 0) }), []string{"from"}},
 		{"to not after from", with(func(f *logquery.Filter) { f.From, f.To = t0, t0 }), []string{"to"}},
 		{"request id not UTF-8", with(func(f *logquery.Filter) { f.RequestID = "req_\xff" }), []string{"request_id"}},
+		{"client request id with a space", with(func(f *logquery.Filter) { f.ClientRequestID = "cli 1" }), []string{"client_request_id"}},
+		{"client request id too long", with(func(f *logquery.Filter) { f.ClientRequestID = strings.Repeat("c", 129) }), []string{"client_request_id"}},
 		{"denial code with spaces", with(func(f *logquery.Filter) { f.DenialCode = "no key" }), []string{"denial_code"}},
 		{"every problem at once", logquery.Filter{StatusCode: 700, Method: "get", Path: "x", Route: "\n", KeyID: "\t",
-			Environment: "staging", From: t0, To: t0.Add(-time.Second), RequestID: "\x01", DenialCode: "X"},
-			[]string{"partner_id", "status", "method", "path", "route", "key_id", "environment", "to", "request_id", "denial_code"}},
+			Environment: "staging", From: t0, To: t0.Add(-time.Second), RequestID: "\x01", ClientRequestID: "\x02", DenialCode: "X"},
+			[]string{"partner_id", "status", "method", "path", "route", "key_id", "environment", "to", "request_id", "client_request_id", "denial_code"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

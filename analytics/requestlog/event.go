@@ -26,6 +26,11 @@ type Event struct {
 	// RequestID is the edge request id (also sent upstream as X-Request-Id); consumers
 	// deduplicate on it.
 	RequestID string `json:"request_id"`
+	// ClientRequestID is the client's own X-Request-Id when it was valid (1 to 128 of
+	// [A-Za-z0-9._:-]), else empty. Added to schema version 1 as an optional field (absent
+	// means the client sent none); it is data, never identity: consumers must not
+	// deduplicate on it.
+	ClientRequestID string `json:"client_request_id,omitempty"`
 	// TimestampMs is when the edge received the request, in Unix milliseconds (UTC).
 	TimestampMs int64 `json:"timestamp_ms"`
 	// PartnerID is the partner that owns the key.

@@ -38,6 +38,18 @@ func TestEventJSONFieldNames(t *testing.T) {
 	var back requestlog.Event
 	require.NoError(t, json.Unmarshal(raw, &back))
 	assert.Equal(t, e, back)
+
+	// client_request_id is optional: written only when the client sent a valid one, so an
+	// event without it is byte for byte what a version 1 producer wrote before it existed.
+	assert.NotContains(t, string(raw), "client_request_id")
+	e.ClientRequestID = "cli-1"
+	raw, err = json.Marshal(e)
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"client_request_id":"cli-1"`)
+	back = requestlog.Event{}
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.Equal(t, e, back)
+	assert.Equal(t, 1, requestlog.SchemaVersion, "an added optional field keeps the version (analytics/README.md rule 1)")
 }
 
 func TestMemoryEmitter(t *testing.T) {

@@ -18,7 +18,7 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 	t.Parallel()
 	migrations, err := schema.Migrations()
 	require.NoError(t, err)
-	require.Len(t, migrations, 3)
+	require.Len(t, migrations, 4)
 
 	cases := []struct {
 		version  uint32
@@ -35,6 +35,9 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 			"DROP TABLE IF EXISTS `we\\`ird`.request_rollup_1m_mv",
 			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.request_rollup_1m_mv\nTO `we\\`ird`.request_rollup_1m\nAS SELECT",
 			"INSERT INTO `we\\`ird`.request_rollup_1m (minute, partner_id, environment, route, status, request_ids)\nSELECT",
+		}},
+		{4, "0004_client_request_id.sql", []string{
+			"ALTER TABLE `we\\`ird`.request_logs ADD COLUMN client_request_id String DEFAULT '' AFTER request_id",
 		}},
 	}
 	for i, tc := range cases {
@@ -61,10 +64,10 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 
 	versions, err := schema.AppliedVersions(ctx, ch.Conn, ch.Database)
 	require.NoError(t, err)
-	assert.Equal(t, []uint32{1, 2, 3}, versions)
+	assert.Equal(t, []uint32{1, 2, 3, 4}, versions)
 	var records uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+ch.Database+"`.schema_migrations").Scan(&records))
-	assert.Equal(t, uint64(3), records, "the second run recorded nothing")
+	assert.Equal(t, uint64(4), records, "the second run recorded nothing")
 
 	rows, err := ch.Conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", ch.Database)
 	require.NoError(t, err)

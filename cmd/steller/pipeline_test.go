@@ -69,7 +69,8 @@ func startPipeline(t *testing.T, brokers []string, topicName string) *pipeline {
 }
 
 // send makes request i: every third carries no key (denied, missing_key), the others the
-// fixture's sandbox key (allowed). It returns the request id it sent and the latency.
+// fixture's sandbox key (allowed). It returns the X-Request-Id it sent, which the edge
+// keeps as the client request id (the request id is the edge's own), and the latency.
 func (p *pipeline) send(t *testing.T, i int, run string) (string, time.Duration) {
 	t.Helper()
 	id := fmt.Sprintf("req_%s_%06d", run, i)
@@ -93,15 +94,16 @@ func (p *pipeline) send(t *testing.T, i int, run string) (string, time.Duration)
 	return id, took
 }
 
-// stored counts the distinct request ids of the run in ClickHouse, and the rows a query
-// sees after deduplication (FINAL), which must be the same.
+// stored counts the distinct request ids of the run's requests (found by the client
+// request ids send gave them) in ClickHouse, and the rows a query sees after
+// deduplication (FINAL), which must be the same.
 func (p *pipeline) stored(t *testing.T, run string) (distinct, deduped uint64) {
 	t.Helper()
 	ctx := context.Background()
 	table := p.ch.Database + ".request_logs"
 	like := "req_" + run + "_%"
-	require.NoError(t, p.ch.Conn.QueryRow(ctx, "SELECT uniqExact(request_id) FROM "+table+" WHERE request_id LIKE ?", like).Scan(&distinct))
-	require.NoError(t, p.ch.Conn.QueryRow(ctx, "SELECT count() FROM "+table+" FINAL WHERE request_id LIKE ?", like).Scan(&deduped))
+	require.NoError(t, p.ch.Conn.QueryRow(ctx, "SELECT uniqExact(request_id) FROM "+table+" WHERE client_request_id LIKE ?", like).Scan(&distinct))
+	require.NoError(t, p.ch.Conn.QueryRow(ctx, "SELECT count() FROM "+table+" FINAL WHERE client_request_id LIKE ?", like).Scan(&deduped))
 	return distinct, deduped
 }
 
@@ -128,12 +130,12 @@ func TestEveryRequestThroughTheGatewayBecomesOneRow(t *testing.T) {
 	var partner, decision, denial, method, path, env, agent string
 	var status uint16
 	row := p.ch.Conn.QueryRow(context.Background(), "SELECT partner_id, decision, denial_code, method, path, environment, user_agent, status FROM "+
-		p.ch.Database+".request_logs FINAL WHERE request_id = ?", "req_e2e_000001")
+		p.ch.Database+".request_logs FINAL WHERE client_request_id = ?", "req_e2e_000001")
 	require.NoError(t, row.Scan(&partner, &decision, &denial, &method, &path, &env, &agent, &status))
 	assert.Equal(t, []any{edgetest.PartnerActive, "allow", "", "GET", "/v1/catalog", "test", "pipeline-test", uint16(200)},
 		[]any{partner, decision, denial, method, path, env, agent, status})
 	row = p.ch.Conn.QueryRow(context.Background(), "SELECT decision, denial_code, status FROM "+
-		p.ch.Database+".request_logs FINAL WHERE request_id = ?", "req_e2e_000003")
+		p.ch.Database+".request_logs FINAL WHERE client_request_id = ?", "req_e2e_000003")
 	require.NoError(t, row.Scan(&decision, &denial, &status))
 	assert.Equal(t, []any{"deny", "missing_key", uint16(401)}, []any{decision, denial, status})
 }

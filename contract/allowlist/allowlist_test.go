@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/gateway-plugin/allowlist"
+	"github.com/steller/platform/contract/allowlist"
 )
 
 func TestContains(t *testing.T) {

@@ -9,6 +9,10 @@ package identity
 const (
 	// HeaderRequestID carries the edge-minted request id, to the upstream and back to the client.
 	HeaderRequestID = "X-Request-Id"
+	// HeaderClientRequestID carries, to the upstream, the client's own X-Request-Id when it
+	// was valid (the edge replaces X-Request-Id with its own id). It is data for
+	// correlation with the client's logs, never identity.
+	HeaderClientRequestID = "X-Client-Request-Id"
 	// HeaderPartnerID carries the key's partner id to the upstream.
 	HeaderPartnerID = "X-Steller-Partner-Id"
 	// HeaderWorkspaceID carries the key's workspace id to the upstream.
@@ -22,3 +26,30 @@ const (
 	// HeaderAuthorization carries "Bearer <key>".
 	HeaderAuthorization = "Authorization"
 )
+
+// MaxClientRequestIDLen bounds a client's X-Request-Id that the edge keeps as the client
+// request id.
+const MaxClientRequestIDLen = 128
+
+// ClientRequestIDPattern is ValidClientRequestID's rule as a regular expression, for API
+// schemas that take a client request id (the log explorer's filter).
+const ClientRequestIDPattern = `^[A-Za-z0-9._:-]{1,128}$`
+
+// ValidClientRequestID reports whether a client's X-Request-Id may be kept: 1 to 128
+// characters of letters, digits, '-', '_', '.', ':'. The edge drops any other value rather
+// than storing it, so what is stored stays safe to log, index and show; readers of stored
+// events apply the same rule.
+func ValidClientRequestID(id string) bool {
+	if len(id) == 0 || len(id) > MaxClientRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}

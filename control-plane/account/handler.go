@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/steller/platform/control-plane/auth"
-	"github.com/steller/platform/control-plane/fault"
 )
 
 // Operation ids of the account operations (the API shell rate-limits the sign-in ones).
@@ -110,7 +109,7 @@ func Register(api huma.API, deps Deps) {
 			Password: in.Body.Password, ReferralCode: in.Body.ReferralCode,
 		})
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		out := &sessionOutput[SignupBody]{SetCookie: s.Cookie(res.Session)}
 		b := &out.Body
@@ -131,7 +130,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *loginInput) (*sessionOutput[LoginBody], error) {
 		res, err := s.Login(ctx, in.Body.Email, in.Body.Password, in.Body.WorkspaceID)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &sessionOutput[LoginBody]{SetCookie: s.Cookie(res.Session), Body: LoginBody{
 			Session: res.Session, UserID: res.UserID, WorkspaceID: res.WorkspaceID,
@@ -145,7 +144,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *adminLoginInput) (*sessionOutput[LoginBody], error) {
 		sess, id, err := s.AdminLogin(ctx, in.Body.Email, in.Body.Password)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &sessionOutput[LoginBody]{SetCookie: s.Cookie(sess), Body: LoginBody{Session: sess, AdminID: id}}, nil
 	})
@@ -158,10 +157,10 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, _ *struct{}) (*logoutOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		if err := s.Logout(ctx, p); err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &logoutOutput{SetCookie: s.Cookie(Session{})}, nil
 	})
@@ -173,11 +172,11 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		p, err := auth.Require(ctx)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		me, err := s.Me(ctx, p)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &meOutput{Body: me}, nil
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/rbac"
 	"github.com/steller/platform/control-plane/workspace"
@@ -144,6 +145,10 @@ func New(cfg Config) (*API, error) {
 	a.huma = humago.New(a.mux, hConfig(cfg))
 	a.huma.UseMiddleware(a.rateLimitMiddleware, a.sessionMiddleware)
 	registerDocs(a.mux)
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		problem.Write(w, problem.New(http.StatusNotFound, problem.StatusCode(http.StatusNotFound), "Not Found",
+			"no such path: /openapi.json lists the API's operations", ""))
+	})
 	account.Register(a.huma, account.Deps{Accounts: accounts})
 	workspace.Register(a.huma, workspace.Deps{Workspaces: workspaces, Accounts: accounts})
 	a.handler = withRequest(a.mux, cfg.Logger, cfg.Clock)

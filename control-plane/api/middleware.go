@@ -23,13 +23,8 @@ const RequestIDHeader = "X-Request-Id"
 // validRequestID accepts ids a client or proxy may send; anything else is replaced.
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-type requestIDKey struct{}
-
 // RequestID returns the request id of ctx, or "" outside a request.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return fault.RequestID(ctx) }
 
 func newRequestID() string {
 	var raw [16]byte
@@ -70,28 +65,18 @@ func withRequest(next http.Handler, log *slog.Logger, clock func() time.Time) ht
 		w.Header().Set(RequestIDHeader, id)
 		start := clock()
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(rec, r.WithContext(fault.WithRequest(r.Context(), id, log)))
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("took", clock().Sub(start)))
 	})
 }
 
-// problem is a Huma problem document with the request id as an extension member.
-type problem struct {
-	*huma.ErrorModel
-	RequestID string `json:"request_id,omitempty"`
-}
-
-// ContentType keeps the problem's media type (application/problem+json).
-func (p problem) ContentType(ct string) string { return p.ErrorModel.ContentType(ct) }
-
-// addRequestID is a Huma transformer that puts the request id into problem documents.
+// addRequestID is a Huma transformer that puts the request id into problem documents Huma
+// built without the request's context (huma.Error4xx in a handler).
 func addRequestID(ctx huma.Context, _ string, v any) (any, error) {
-	if em, ok := v.(*huma.ErrorModel); ok && em != nil {
-		if id := RequestID(ctx.Context()); id != "" {
-			return problem{ErrorModel: em, RequestID: id}, nil
-		}
+	if e, ok := v.(*fault.ErrorModel); ok && e != nil && e.RequestID == "" {
+		e.RequestID = RequestID(ctx.Context())
 	}
 	return v, nil
 }
@@ -116,8 +101,7 @@ func (a *API) sessionMiddleware(ctx huma.Context, next func(huma.Context)) {
 	case errors.Is(err, fault.ErrUnauthorized):
 		next(ctx)
 	default:
-		a.log.ErrorContext(ctx.Context(), "load session", "error", err, "request_id", RequestID(ctx.Context()))
-		_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "internal error")
+		_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "load session", err)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/steller/platform/contract/keyformat"
-	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/rbac"
 )
@@ -141,13 +140,13 @@ func Register(api huma.API, d Deps) {
 		Summary: "Create an API key", DefaultStatus: http.StatusCreated,
 		Description: "Creates a test or live key. The secret is in this response only; Steller keeps just its hash.",
 	}, func(ctx context.Context, in *createInput) (*createOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysManage)
 		if err != nil {
 			return nil, err
 		}
 		c, err := d.Keys.Create(ctx, p, in.Body.settings())
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &createOutput{Body: CreatedKey{Key: c.Key, Secret: c.Secret}}, nil
 	})
@@ -155,13 +154,13 @@ func Register(api huma.API, d Deps) {
 		OperationID: "list-keys", Method: http.MethodGet, Path: "/v1/keys", Tags: tags,
 		Summary: "List API keys", Description: "The workspace's keys, newest first.",
 	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysRead)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysRead)
 		if err != nil {
 			return nil, err
 		}
 		page, err := d.Keys.List(ctx, p, in.Cursor, in.Limit)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		out := &listOutput{}
 		out.Body.Keys, out.Body.NextCursor = page.Keys, page.NextCursor
@@ -170,13 +169,13 @@ func Register(api huma.API, d Deps) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-key", Method: http.MethodGet, Path: "/v1/keys/{keyId}", Tags: tags, Summary: "Get an API key",
 	}, func(ctx context.Context, in *keyIDInput) (*keyOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysRead)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysRead)
 		if err != nil {
 			return nil, err
 		}
 		k, err := d.Keys.Get(ctx, p, in.KeyID)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &keyOutput{Body: k}, nil
 	})
@@ -184,7 +183,7 @@ func Register(api huma.API, d Deps) {
 		OperationID: "update-key", Method: http.MethodPatch, Path: "/v1/keys/{keyId}", Tags: tags,
 		Summary: "Update an API key", Description: "Changes the name, roles or allowed addresses; edges apply it within a second.",
 	}, func(ctx context.Context, in *updateInput) (*keyOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysManage)
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +193,7 @@ func Register(api huma.API, d Deps) {
 		}
 		k, err := d.Keys.Update(ctx, p, in.KeyID, ch)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &keyOutput{Body: k}, nil
 	})
@@ -202,7 +201,7 @@ func Register(api huma.API, d Deps) {
 		OperationID: "roll-key", Method: http.MethodPost, Path: "/v1/keys/{keyId}/roll", Tags: tags,
 		Summary: "Roll an API key", Description: "Issues a new secret with the same settings; the old one works until its grace period ends.",
 	}, func(ctx context.Context, in *rollInput) (*rollOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysManage)
 		if err != nil {
 			return nil, err
 		}
@@ -215,11 +214,11 @@ func Register(api huma.API, d Deps) {
 		}
 		grace, perr := time.ParseDuration(raw)
 		if perr != nil {
-			return nil, fault.Problem(fault.Invalid("body.grace_period", fmt.Sprintf("grace_period %q is not a duration such as 24h or 30m", raw), raw))
+			return nil, fault.Invalid("body.grace_period", fmt.Sprintf("grace_period %q is not a duration such as 24h or 30m", raw), raw)
 		}
 		r, err := d.Keys.Roll(ctx, p, in.KeyID, grace)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		out := &rollOutput{}
 		out.Body.Key, out.Body.Previous = CreatedKey{Key: r.New.Key, Secret: r.New.Secret}, r.Old
@@ -229,13 +228,13 @@ func Register(api huma.API, d Deps) {
 		OperationID: "revoke-key", Method: http.MethodPost, Path: "/v1/keys/{keyId}/revoke", Tags: tags,
 		Summary: "Revoke an API key", Description: "Stops the key at every edge within about a second.",
 	}, func(ctx context.Context, in *keyIDInput) (*keyOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.KeysManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysManage)
 		if err != nil {
 			return nil, err
 		}
 		k, err := d.Keys.Revoke(ctx, p, in.KeyID)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &keyOutput{Body: k}, nil
 	})
@@ -243,7 +242,7 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-create-partner-key", Method: http.MethodPost, Path: "/v1/admin/partners/{partnerId}/keys",
 		Tags: []string{"Admin"}, Summary: "Create an API key for a partner", DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *adminCreateInput) (*createOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.AdminKeysManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminKeysManage)
 		if err != nil {
 			return nil, err
 		}
@@ -251,23 +250,8 @@ func Register(api huma.API, d Deps) {
 		body := CreateKeyBody{Name: b.Name, Environment: b.Environment, Roles: b.Roles, AllowedCIDRs: b.AllowedCIDRs, ExpiresAt: b.ExpiresAt}
 		c, err := d.Keys.CreateForPartner(ctx, p, in.PartnerID, b.WorkspaceID, body.settings())
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &createOutput{Body: CreatedKey{Key: c.Key, Secret: c.Secret}}, nil
 	})
-}
-
-// allow returns the signed-in principal when the policy lets it perform action.
-func allow(ctx context.Context, checker rbac.Checker, action string) (auth.Principal, error) {
-	p, err := auth.Require(ctx)
-	if err != nil {
-		return auth.Principal{}, fault.Problem(err)
-	}
-	if err := checker.Check(ctx, p, action); err != nil {
-		if !errors.Is(err, fault.ErrForbidden) {
-			err = fault.New(fault.ErrForbidden, "not allowed: "+action)
-		}
-		return auth.Principal{}, fault.Problem(err)
-	}
-	return p, nil
 }

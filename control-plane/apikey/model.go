@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steller/platform/contract/allowlist"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/page"
-	"github.com/steller/platform/gateway-plugin/allowlist"
 )
 
 // Key statuses as shown to partners (the edge only knows active and revoked; the rest

@@ -8,7 +8,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -53,7 +52,7 @@ func Register(api huma.API, d Deps) {
 		func(ctx context.Context, in *testOrderInput) (*testOrderOutput, error) {
 			p, err := rbac.Authorize(ctx, d.RBAC, rbac.KeysManage)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			o := Order{ProductID: "sbx_amazing_books", AmountCents: 2500}
 			if in.Body != nil {
@@ -66,7 +65,7 @@ func Register(api huma.API, d Deps) {
 			}
 			res, err := d.Console.PlaceTestOrder(ctx, p, o)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &testOrderOutput{Body: TestOrderResult{RequestID: res.RequestID, Status: res.Status, Response: res.Body, KeyID: res.KeyID}}, nil
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steller/platform/contract/edgewire"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/edgeauth"
 )
 
@@ -117,7 +118,7 @@ func (s *Server) Handler() http.Handler { return s }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r.Header.Get("Authorization")) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="edge"`)
-		writeProblem(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <edge token>")
+		writeProblem(w, http.StatusUnauthorized, problem.StatusCode(http.StatusUnauthorized), "send Authorization: Bearer <edge token>")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -138,7 +139,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	snap, err := s.store.snapshot(r.Context(), s.clock())
 	if err != nil {
 		s.log.Error("edge sync: snapshot failed", "err", err)
-		writeProblem(w, http.StatusInternalServerError, "internal", "snapshot failed")
+		writeProblem(w, http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError), "snapshot failed")
 		return
 	}
 	writeJSON(w, snap)
@@ -149,14 +150,14 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	since, err := strconv.ParseUint(q.Get("since"), 10, 64)
 	if err != nil {
-		writeProblem(w, http.StatusBadRequest, "bad_request", "since must be a version (an unsigned integer)")
+		writeProblem(w, http.StatusBadRequest, problem.StatusCode(http.StatusBadRequest), "since must be a version (an unsigned integer)")
 		return
 	}
 	wait := time.Duration(0)
 	if raw := q.Get("wait"); raw != "" {
 		wait, err = time.ParseDuration(raw)
 		if err != nil || wait < 0 {
-			writeProblem(w, http.StatusBadRequest, "bad_request", "wait must be a non-negative Go duration such as 25s")
+			writeProblem(w, http.StatusBadRequest, problem.StatusCode(http.StatusBadRequest), "wait must be a non-negative Go duration such as 25s")
 			return
 		}
 	}
@@ -212,7 +213,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	s.log.Error("edge sync: change feed failed", "err", err)
-	writeProblem(w, http.StatusInternalServerError, "internal", "change feed failed")
+	writeProblem(w, http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError), "change feed failed")
 }
 
 // Run keeps the process's one LISTEN connection on NotifyChannel open (reconnecting with
@@ -288,12 +289,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeProblem writes an RFC 9457 problem with a stable code.
+// writeProblem writes a problem document (contract/problem) with a stable code.
 func writeProblem(w http.ResponseWriter, status int, code, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail, "code": code,
-	})
+	problem.Write(w, problem.New(status, code, problem.Title(status), detail, ""))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/logquery"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/explorer"
 	"github.com/steller/platform/control-plane/partner/partnertest"
@@ -278,6 +279,8 @@ func TestBadFiltersAreNamedInA422(t *testing.T) {
 		{"from=2026-11-30T12:00:00Z&to=2026-11-29T12:00:00Z", "query.to"},
 		{"path=/v1/a&path_prefix=/v1", "query.path_prefix"},
 		{"denial_code=Not%20A%20Code", "query.denial_code"},
+		{"client_request_id=has%20space", "query.client_request_id"},
+		{"client_request_id=" + strings.Repeat("c", 129), "query.client_request_id"},
 	} {
 		t.Run(c.query, func(t *testing.T) {
 			resp := e.api.Get("/v1/logs?"+c.query, as)
@@ -318,5 +321,43 @@ func TestAStoreFailureIsA503NotAPartialAnswer(t *testing.T) {
 		resp := e.api.Get(path, partnertest.Header(tenantA.Owner))
 		assert.Equal(t, http.StatusServiceUnavailable, resp.Code, path)
 		assert.NotContains(t, resp.Body.String(), "connection refused", "driver errors stay in the logs")
+	}
+}
+
+// The client's X-Request-Id is a filter of both log lists, validated by the same rule the
+// edge applies (in the OpenAPI document too), and shown in rows and in request detail.
+func TestClientRequestIDFiltersAndIsShown(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.store.rows["ptr_a"][0].ClientRequestID = "order-7f3a"
+	resp := e.api.Get("/v1/logs?client_request_id=order-7f3a", partnertest.Header(tenantA.Owner))
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	assert.Contains(t, resp.Body.String(), `"client_request_id":"order-7f3a"`)
+	resp = e.api.Get("/v1/admin/partners/ptr_a/logs?client_request_id=a:b.c_d-e", partnertest.Header(admin))
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	resp = e.api.Get("/v1/logs/ptr_a_req_a", partnertest.Header(tenantA.Owner))
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	assert.Equal(t, "order-7f3a", decode[explorer.RequestDetail](t, resp.Body.String()).Request.ClientRequestID)
+
+	e.store.mu.Lock()
+	got := []string{}
+	for _, f := range e.store.filters {
+		got = append(got, f.ClientRequestID)
+	}
+	e.store.mu.Unlock()
+	assert.Equal(t, []string{"order-7f3a", "a:b.c_d-e"}, got)
+
+	for _, path := range []string{"/v1/logs", "/v1/admin/partners/{partnerId}/logs"} {
+		op := e.api.OpenAPI().Paths[path].Get
+		var found bool
+		for _, p := range op.Parameters {
+			if p.Name == "client_request_id" {
+				found = true
+				assert.Equal(t, identity.ClientRequestIDPattern, p.Schema.Pattern, path)
+				require.NotNil(t, p.Schema.MaxLength, path)
+				assert.Equal(t, identity.MaxClientRequestIDLen, *p.Schema.MaxLength, path)
+			}
+		}
+		assert.True(t, found, "%s has no client_request_id parameter", path)
 	}
 }

@@ -59,10 +59,13 @@ type LogFilters struct {
 	Environment string    `query:"environment" enum:"test,live"`
 	From        time.Time `query:"from" doc:"At or after (RFC 3339)."`
 	To          time.Time `query:"to" doc:"Before (RFC 3339)."`
-	RequestID   string    `query:"request_id" maxLength:"128"`
-	DenialCode  string    `query:"denial_code" maxLength:"64" example:"ip_not_allowed"`
-	Cursor      string    `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page."`
-	Limit       int       `query:"limit" minimum:"1" maximum:"200" default:"50"`
+	RequestID   string    `query:"request_id" maxLength:"128" doc:"The edge's request id (X-Request-Id of the response)."`
+	// ClientRequestID's pattern and maxLength are identity.ClientRequestIDPattern and
+	// identity.MaxClientRequestIDLen (a test holds them equal).
+	ClientRequestID string `query:"client_request_id" maxLength:"128" pattern:"^[A-Za-z0-9._:-]{1,128}$" doc:"The X-Request-Id the client sent; several requests may share one." example:"order-7f3a"`
+	DenialCode      string `query:"denial_code" maxLength:"64" example:"ip_not_allowed"`
+	Cursor          string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page."`
+	Limit           int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 }
 
 type (
@@ -102,7 +105,8 @@ type (
 // filter turns the query parameters into a logquery.Filter for partnerID.
 func (in LogFilters) filter(partnerID string) (logquery.Filter, error) {
 	f := logquery.Filter{PartnerID: partnerID, Environment: in.Environment, Method: in.Method, Route: in.Route,
-		KeyID: in.KeyID, RequestID: in.RequestID, DenialCode: in.DenialCode, From: in.From, To: in.To, Path: in.Path}
+		KeyID: in.KeyID, RequestID: in.RequestID, ClientRequestID: in.ClientRequestID, DenialCode: in.DenialCode,
+		From: in.From, To: in.To, Path: in.Path}
 	if in.PathPrefix != "" {
 		if in.Path != "" {
 			return f, invalid(logquery.ValidationError{{Field: "path_prefix", Message: "give path or path_prefix, not both"}})
@@ -150,7 +154,7 @@ func (d Deps) logs(ctx context.Context, partnerID string, in LogFilters) (*logsO
 	}
 	after, err := decodeCursor(in.Cursor, f)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	if err := logquery.ValidatePage(f, after, in.Limit); err != nil {
 		return nil, invalid(err)
@@ -171,12 +175,12 @@ func (d Deps) request(ctx context.Context, partnerID, requestID string) (*reques
 		return nil, queryFailed(err)
 	}
 	if !ok {
-		return nil, fault.Problem(fault.New(fault.ErrNotFound, "no request "+requestID+" in this partner's logs"))
+		return nil, fault.New(fault.ErrNotFound, "no request "+requestID+" in this partner's logs")
 	}
 	// The deliveries belong to the workspace of the key that made the request.
 	hooks, err := d.Deliveries.DeliveriesForRequest(ctx, auth.Principal{PartnerID: row.PartnerID, WorkspaceID: row.WorkspaceID}, requestID)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	if hooks == nil {
 		hooks = []webhook.Delivery{}
@@ -216,16 +220,16 @@ func Register(api huma.API, d Deps) {
 	partner := func(ctx context.Context, action string) (string, error) {
 		p, err := rbac.Authorize(ctx, d.RBAC, action)
 		if err != nil {
-			return "", fault.Problem(err)
+			return "", err
 		}
 		if p.PartnerID == "" {
-			return "", fault.Problem(fault.New(fault.ErrForbidden, "request logs belong to a partner: sign in as a workspace member"))
+			return "", fault.New(fault.ErrForbidden, "request logs belong to a partner: sign in as a workspace member")
 		}
 		return p.PartnerID, nil
 	}
 	admin := func(ctx context.Context) error {
 		_, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersRead)
-		return fault.Problem(err)
+		return err
 	}
 	tags, adminTags := []string{"Logs and usage"}, []string{"Admin: analytics"}
 

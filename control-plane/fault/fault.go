@@ -1,14 +1,14 @@
-// Package fault owns the control plane's error kinds (not found, conflict, validation,
-// forbidden, unauthorized, rate limited, gone, unavailable) and their one mapping to RFC
-// 9457 problem responses. Stores and services return these kinds; handlers return fault.Problem(err),
-// so an error is translated to HTTP in exactly one place.
+// Package fault owns the control plane's error model: the error kinds stores and services
+// return (not found, conflict, validation, forbidden, unauthorized, rate limited, gone,
+// unavailable), their stable problem codes, and the one mapping from errors to RFC 9457
+// problem documents (contract/problem's shape). Handlers return service errors as they are;
+// Huma turns each into a problem through the constructors this package installs, which is the only place an
+// error becomes HTTP, and which logs every 5xx once with its cause and request id.
 package fault
 
 import (
 	"errors"
 	"net/http"
-
-	"github.com/danielgtaylor/huma/v2"
 )
 
 // The error kinds, matched with errors.Is.
@@ -31,68 +31,88 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// Error is an error of one kind with a message safe to show to the caller and, for
-// validation errors, the input field it concerns (a JSON path such as "body.email").
+// Stable codes of control-plane problems beyond each kind's own (README.md, "Problem codes").
+const (
+	// CodePolicyError: the authorization policy could not be evaluated (503; never a 403).
+	CodePolicyError = "policy_error"
+	// CodeInternal: an unexpected failure; its cause is logged, never shown.
+	CodeInternal = "internal_error"
+)
+
+// kinds maps each kind to its status and default code.
+var kinds = []struct {
+	kind   error
+	status int
+	code   string
+}{
+	{ErrValidation, http.StatusUnprocessableEntity, "validation_failed"},
+	{ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrConflict, http.StatusConflict, "conflict"},
+	{ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+	{ErrGone, http.StatusGone, "gone"},
+	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+}
+
+// Error is an error of one kind with a message safe to show to the caller, an optional
+// code more specific than the kind's, and, for validation errors, the input field it
+// concerns. Cause, when set, is logged and never shown.
 type Error struct {
 	// Kind is one of the Err* values above.
 	Kind error
+	// Code is the problem code; empty takes the kind's own (KindCode).
+	Code string
 	// Message is shown to the caller.
 	Message string
-	// Field locates a validation error in the input; empty otherwise.
+	// Field locates a validation error in the input (a JSON path such as "body.email").
 	Field string
 	// Value is the offending input value, for validation errors (never a secret).
 	Value any
+	// Cause is the underlying failure, for the log.
+	Cause error
 }
 
 // Error implements error.
 func (e *Error) Error() string { return e.Message }
 
-// Unwrap lets errors.Is match the kind.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap lets errors.Is match the kind, and errors.As reach the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Kind, e.Cause}
+	}
+	return []error{e.Kind}
+}
 
 // New returns an error of kind with a caller-safe message.
 func New(kind error, message string) error { return &Error{Kind: kind, Message: message} }
+
+// Coded returns an error of kind with its own stable code and a caller-safe message.
+func Coded(kind error, code, message string) error {
+	return &Error{Kind: kind, Code: code, Message: message}
+}
+
+// Wrap returns an error of kind with code and a caller-safe message whose cause is logged.
+func Wrap(kind error, code, message string, cause error) error {
+	return &Error{Kind: kind, Code: code, Message: message, Cause: cause}
+}
 
 // Invalid returns a validation error about one input field.
 func Invalid(field, message string, value any) error {
 	return &Error{Kind: ErrValidation, Message: message, Field: field, Value: value}
 }
 
-// Problem maps an error to the Huma problem response for its kind. Errors of no kind are
-// internal: the caller sees a generic 500 and the detail stays in the server's logs.
-func Problem(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se huma.StatusError
-	if errors.As(err, &se) {
-		return err // already a problem response
-	}
-	message := err.Error()
+// KindCode returns the status and default problem code of err's kind, and false for an
+// error of no kind (an internal error).
+func KindCode(err error) (status int, code string, ok bool) {
 	var fe *Error
 	if errors.As(err, &fe) {
-		message = fe.Message
+		err = fe.Kind // the outermost fault's kind wins over any kind in its cause
 	}
-	switch {
-	case errors.Is(err, ErrValidation):
-		if fe != nil && fe.Field != "" {
-			return huma.Error422UnprocessableEntity(message, &huma.ErrorDetail{Message: message, Location: fe.Field, Value: fe.Value})
+	for _, k := range kinds {
+		if errors.Is(err, k.kind) {
+			return k.status, k.code, true
 		}
-		return huma.Error422UnprocessableEntity(message)
-	case errors.Is(err, ErrNotFound):
-		return huma.Error404NotFound(message)
-	case errors.Is(err, ErrConflict):
-		return huma.Error409Conflict(message)
-	case errors.Is(err, ErrForbidden):
-		return huma.Error403Forbidden(message)
-	case errors.Is(err, ErrUnauthorized):
-		return huma.Error401Unauthorized(message)
-	case errors.Is(err, ErrRateLimited):
-		return huma.NewError(http.StatusTooManyRequests, message)
-	case errors.Is(err, ErrGone):
-		return huma.NewError(http.StatusGone, message)
-	case errors.Is(err, ErrUnavailable):
-		return huma.Error503ServiceUnavailable(message)
 	}
-	return huma.Error500InternalServerError("internal error")
+	return http.StatusInternalServerError, CodeInternal, false
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/steller/platform/control-plane/auth"
-	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -98,12 +96,12 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-list-partners", Method: http.MethodGet, Path: "/v1/admin/partners", Tags: tags,
 		Summary: "List and search partners", Description: "Newest first; q matches the company or a member's e-mail.",
 	}, func(ctx context.Context, in *listInput) (*listOutput, error) {
-		if _, err := allow(ctx, d.RBAC, rbac.AdminPartnersRead); err != nil {
+		if _, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersRead); err != nil {
 			return nil, err
 		}
 		page, err := d.Partners.List(ctx, Filter{Query: in.Q, Status: in.Status}, in.Cursor, in.Limit)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		out := &listOutput{}
 		out.Body.Partners, out.Body.NextCursor = page.Partners, page.NextCursor
@@ -113,12 +111,12 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-get-partner", Method: http.MethodGet, Path: "/v1/admin/partners/{partnerId}", Tags: tags,
 		Summary: "Get a partner",
 	}, func(ctx context.Context, in *idInput) (*partnerOutput, error) {
-		if _, err := allow(ctx, d.RBAC, rbac.AdminPartnersRead); err != nil {
+		if _, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersRead); err != nil {
 			return nil, err
 		}
 		p, err := d.Partners.Get(ctx, in.PartnerID)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &partnerOutput{Body: p}, nil
 	})
@@ -126,13 +124,13 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-suspend-partner", Method: http.MethodPost, Path: "/v1/admin/partners/{partnerId}/suspend", Tags: tags,
 		Summary: "Suspend a partner", Description: "Every key of the partner is denied (partner_suspended) at every edge within about a second.",
 	}, func(ctx context.Context, in *reasonInput) (*partnerOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.AdminPartnersManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersManage)
 		if err != nil {
 			return nil, err
 		}
 		out, err := d.Partners.Suspend(ctx, p, in.PartnerID, in.Body.Reason)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &partnerOutput{Body: out}, nil
 	})
@@ -140,7 +138,7 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-reinstate-partner", Method: http.MethodPost, Path: "/v1/admin/partners/{partnerId}/reinstate", Tags: tags,
 		Summary: "Reinstate a suspended partner",
 	}, func(ctx context.Context, in *optionalReasonInput) (*partnerOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.AdminPartnersManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersManage)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +148,7 @@ func Register(api huma.API, d Deps) {
 		}
 		out, err := d.Partners.Reinstate(ctx, p, in.PartnerID, reason)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &partnerOutput{Body: out}, nil
 	})
@@ -158,13 +156,13 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-approve-partner-live", Method: http.MethodPost, Path: "/v1/admin/partners/{partnerId}/approve-live", Tags: tags,
 		Summary: "Approve a partner for live keys",
 	}, func(ctx context.Context, in *idInput) (*partnerOutput, error) {
-		p, err := allow(ctx, d.RBAC, rbac.AdminPartnersManage)
+		p, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminPartnersManage)
 		if err != nil {
 			return nil, err
 		}
 		out, err := d.Partners.ApproveLive(ctx, p, in.PartnerID)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &partnerOutput{Body: out}, nil
 	})
@@ -172,7 +170,7 @@ func Register(api huma.API, d Deps) {
 		OperationID: "admin-list-audit", Method: http.MethodGet, Path: "/v1/admin/audit", Tags: tags,
 		Summary: "Read the audit log", Description: "Security-relevant actions (keys, members, policies, suspensions), newest first.",
 	}, func(ctx context.Context, in *auditInput) (*auditOutput, error) {
-		if _, err := allow(ctx, d.RBAC, rbac.AdminAuditRead); err != nil {
+		if _, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminAuditRead); err != nil {
 			return nil, err
 		}
 		f := AuditFilter{PartnerID: in.PartnerID, Action: in.Action}
@@ -184,25 +182,10 @@ func Register(api huma.API, d Deps) {
 		}
 		page, err := d.Partners.Audit(ctx, f, in.Cursor, in.Limit)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		out := &auditOutput{}
 		out.Body.Entries, out.Body.NextCursor = page.Entries, page.NextCursor
 		return out, nil
 	})
-}
-
-// allow returns the signed-in principal when the policy lets it perform action.
-func allow(ctx context.Context, checker rbac.Checker, action string) (auth.Principal, error) {
-	p, err := auth.Require(ctx)
-	if err != nil {
-		return auth.Principal{}, fault.Problem(err)
-	}
-	if err := checker.Check(ctx, p, action); err != nil {
-		if !errors.Is(err, fault.ErrForbidden) {
-			err = fault.New(fault.ErrForbidden, "not allowed: "+action)
-		}
-		return auth.Principal{}, fault.Problem(err)
-	}
-	return p, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/steller/platform/control-plane/auth"
-	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -179,14 +178,7 @@ func Register(api huma.API, deps Deps) {
 
 // authorize demands a principal allowed to perform action.
 func (h *handlers) authorize(ctx context.Context, action string) (auth.Principal, error) {
-	p, err := auth.Require(ctx)
-	if err != nil {
-		return auth.Principal{}, fault.Problem(err)
-	}
-	if err := h.checker.Check(ctx, p, action); err != nil {
-		return auth.Principal{}, fault.Problem(err)
-	}
-	return p, nil
+	return rbac.Authorize(ctx, h.checker, action)
 }
 
 func (h *handlers) upload(ctx context.Context, in *uploadInput) (*versionOutput, error) {
@@ -214,7 +206,7 @@ func (h *handlers) upload(ctx context.Context, in *uploadInput) (*versionOutput,
 		return nil, huma.Error415UnsupportedMediaType("send application/json {description, files} or an OPA bundle as application/gzip")
 	}
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &versionOutput{Body: v}, nil
 }
@@ -268,7 +260,7 @@ func (h *handlers) list(ctx context.Context, in *pageQuery) (*versionPageOutput,
 	}
 	items, next, err := h.svc.List(ctx, in.Cursor, in.Limit)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &versionPageOutput{Body: VersionPage{Items: items, NextCursor: next}}, nil
 }
@@ -279,7 +271,7 @@ func (h *handlers) listActivations(ctx context.Context, in *pageQuery) (*activat
 	}
 	items, next, err := h.svc.Activations(ctx, in.Cursor, in.Limit)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &activationPageOutput{Body: ActivationPage{Items: items, NextCursor: next}}, nil
 }
@@ -290,7 +282,7 @@ func (h *handlers) get(ctx context.Context, in *getInput) (*detailOutput, error)
 	}
 	d, err := h.svc.Get(ctx, in.VersionID, in.Sources)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &detailOutput{Body: d}, nil
 }
@@ -301,7 +293,7 @@ func (h *handlers) active(ctx context.Context, _ *struct{}) (*activeOutput, erro
 	}
 	st, err := h.svc.Active(ctx)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &activeOutput{Body: st}, nil
 }
@@ -313,7 +305,7 @@ func (h *handlers) validate(ctx context.Context, in *versionPath) (*versionOutpu
 	}
 	v, err := h.svc.Validate(ctx, p, in.VersionID)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &versionOutput{Body: v}, nil
 }
@@ -325,7 +317,7 @@ func (h *handlers) activate(ctx context.Context, in *activateInput) (*activation
 	}
 	a, err := h.svc.Activate(ctx, p, in.VersionID, in.Body.Reason)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &activationOutput{Body: a}, nil
 }
@@ -337,7 +329,7 @@ func (h *handlers) rollback(ctx context.Context, in *rollbackInput) (*activation
 	}
 	a, err := h.svc.Rollback(ctx, p, in.Body.Reason)
 	if err != nil {
-		return nil, fault.Problem(err)
+		return nil, err
 	}
 	return &activationOutput{Body: a}, nil
 }

@@ -3,7 +3,6 @@ package policy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/edgeauth"
 	"github.com/steller/platform/policies"
 )
@@ -258,11 +258,7 @@ func etagMatches(headers []string, etag string) bool {
 // quote makes an HTTP entity tag of s.
 func quote(s string) string { return `"` + s + `"` }
 
-// writeProblem writes a small RFC 9457 problem document.
+// writeProblem writes a problem document (contract/problem) with the status's code.
 func writeProblem(w http.ResponseWriter, status int, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"title": http.StatusText(status), "status": status, "detail": detail,
-	})
+	problem.Write(w, problem.New(status, problem.StatusCode(status), problem.Title(status), detail, ""))
 }

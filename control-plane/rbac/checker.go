@@ -29,14 +29,16 @@ func New(engine Decider) (*PolicyChecker, error) {
 }
 
 // Check implements Checker: a denial is a fault.ErrForbidden carrying the policy's
-// reason; a policy that cannot decide is an internal error (the request is refused).
+// reason; a policy that cannot decide is fault.ErrUnavailable with the code policy_error
+// (503, the request is refused, the cause logged), never a 403.
 func (c *PolicyChecker) Check(ctx context.Context, p auth.Principal, action string) error {
 	d, err := c.engine.DecideControlPlane(ctx, policies.ControlPlaneInput{
 		Principal: policies.ControlPlanePrincipal{Kind: string(p.Kind), Role: p.Role},
 		Action:    action,
 	})
 	if err != nil {
-		return fmt.Errorf("rbac: decide %s: %w", action, err)
+		return fault.Wrap(fault.ErrUnavailable, fault.CodePolicyError,
+			"authorization is unavailable right now; retry shortly", fmt.Errorf("rbac: decide %s: %w", action, err))
 	}
 	if !d.Allow {
 		return fault.New(fault.ErrForbidden, d.Reason)

@@ -108,6 +108,7 @@ func TestOrderIsCreatedPendingAndDebitsTheBalance(t *testing.T) {
 	assert.Nil(t, o.Card, "no card before completion")
 	assert.Nil(t, o.FailureReason)
 	assert.Equal(t, h.Get("X-Request-Id"), o.RequestID)
+	assert.Equal(t, h.Get("X-Request-Id"), r.header.Get("X-Request-Id"), "the edge's request id comes back to the client")
 	assert.Equal(t, e.clock.Now(), o.CreatedAt)
 	assert.Equal(t, int64(startBalance-2500), e.balance(t, partner))
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/steller/platform/contract/identity"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/ident"
 )
 
@@ -174,7 +175,7 @@ func (v *Vendor) replay(ctx context.Context, w http.ResponseWriter, c caller, ke
 }
 
 // decodeOrder reads a JSON body that must hold one object with known fields only.
-func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []fieldError) {
+func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []problem.FieldError) {
 	var req OrderRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
@@ -187,9 +188,9 @@ func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []fieldE
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return req, []fieldError{{Location: "body", Message: "the body is larger than 64 KiB"}}
+		return req, []problem.FieldError{{Location: "body", Message: "the body is larger than 64 KiB"}}
 	case err != nil:
-		return req, []fieldError{{Location: "body", Message: "invalid JSON body: " + err.Error()}}
+		return req, []problem.FieldError{{Location: "body", Message: "invalid JSON body: " + err.Error()}}
 	}
 	return req, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/contract/problem"
 )
 
 // Order statuses.
@@ -55,23 +56,15 @@ type OrderRequest struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// fieldError is one problem with the input, located by a JSON path such as
-// "body.amount_cents".
-type fieldError struct {
-	Location string `json:"location"`
-	Message  string `json:"message"`
-	Value    any    `json:"value,omitempty"`
-}
-
 // validate checks the request against the catalog and the limits, and normalises it (an
 // empty recipient or metadata becomes absent) so equal requests hash equally.
-func (r *OrderRequest) validate() []fieldError {
-	var errs []fieldError
+func (r *OrderRequest) validate() []problem.FieldError {
+	var errs []problem.FieldError
 	p, ok := findProduct(r.ProductID)
 	if !ok {
-		errs = append(errs, fieldError{"body.product_id", "unknown product; GET /v1/catalog lists them", r.ProductID})
+		errs = append(errs, problem.FieldError{Location: "body.product_id", Message: "unknown product; GET /v1/catalog lists them", Value: r.ProductID})
 	} else if msg := p.checkAmount(r.AmountCents); msg != "" {
-		errs = append(errs, fieldError{"body.amount_cents", msg, r.AmountCents})
+		errs = append(errs, problem.FieldError{Location: "body.amount_cents", Message: msg, Value: r.AmountCents})
 	}
 	if r.Recipient != nil {
 		if *r.Recipient == (Recipient{}) {
@@ -79,11 +72,11 @@ func (r *OrderRequest) validate() []fieldError {
 		} else {
 			if r.Recipient.Email != "" {
 				if a, err := mail.ParseAddress(r.Recipient.Email); err != nil || a.Address != r.Recipient.Email || len(r.Recipient.Email) > 254 {
-					errs = append(errs, fieldError{"body.recipient.email", "must be a plain email address", r.Recipient.Email})
+					errs = append(errs, problem.FieldError{Location: "body.recipient.email", Message: "must be a plain email address", Value: r.Recipient.Email})
 				}
 			}
 			if len(r.Recipient.Name) > maxRecipientName {
-				errs = append(errs, fieldError{"body.recipient.name", fmt.Sprintf("must be at most %d bytes", maxRecipientName), nil})
+				errs = append(errs, problem.FieldError{Location: "body.recipient.name", Message: fmt.Sprintf("must be at most %d bytes", maxRecipientName)})
 			}
 		}
 	}
@@ -91,14 +84,14 @@ func (r *OrderRequest) validate() []fieldError {
 		r.Metadata = nil
 	}
 	if len(r.Metadata) > maxMetadataKeys {
-		errs = append(errs, fieldError{"body.metadata", fmt.Sprintf("at most %d keys", maxMetadataKeys), nil})
+		errs = append(errs, problem.FieldError{Location: "body.metadata", Message: fmt.Sprintf("at most %d keys", maxMetadataKeys)})
 	}
 	for k, val := range r.Metadata {
 		if k == "" || len(k) > maxMetadataKey {
-			errs = append(errs, fieldError{"body.metadata", fmt.Sprintf("keys must be 1 to %d bytes", maxMetadataKey), k})
+			errs = append(errs, problem.FieldError{Location: "body.metadata", Message: fmt.Sprintf("keys must be 1 to %d bytes", maxMetadataKey), Value: k})
 		}
 		if len(val) > maxMetadataValue {
-			errs = append(errs, fieldError{"body.metadata." + k, fmt.Sprintf("values must be at most %d bytes", maxMetadataValue), nil})
+			errs = append(errs, problem.FieldError{Location: "body.metadata." + k, Message: fmt.Sprintf("values must be at most %d bytes", maxMetadataValue)})
 		}
 	}
 	return errs

@@ -1,10 +1,9 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"net/http"
 
-	"github.com/steller/platform/gateway-plugin/edge"
+	"github.com/steller/platform/contract/problem"
 )
 
 // Stable problem codes of the sandbox API (README.md lists them).
@@ -37,29 +36,14 @@ var problems = map[string]struct {
 	codeInternal:         {http.StatusInternalServerError, "Internal error", "The sandbox failed to process the request; retry with the same Idempotency-Key."},
 }
 
-// problem is an RFC 9457 problem document, shaped like the edge's (type, title, status,
-// detail, code, request_id) plus the field errors of a validation failure.
-type problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Code      string       `json:"code"`
-	RequestID string       `json:"request_id"`
-	Errors    []fieldError `json:"errors,omitempty"`
-}
-
-// writeProblem answers with the problem document of code; an empty detail takes the
-// code's default.
-func writeProblem(w http.ResponseWriter, requestID, code, detail string, errs []fieldError) {
+// writeProblem answers with the problem document of code (contract/problem's shape, with
+// the field errors of a validation failure); an empty detail takes the code's default.
+func writeProblem(w http.ResponseWriter, requestID, code, detail string, errs []problem.FieldError) {
 	info := problems[code]
 	if detail == "" {
 		detail = info.detail
 	}
-	w.Header().Set("Content-Type", edge.ProblemContentType)
-	w.WriteHeader(info.status)
-	_ = json.NewEncoder(w).Encode(problem{
-		Type: edge.ProblemTypeBase + code, Title: info.title, Status: info.status, Detail: detail,
-		Code: code, RequestID: requestID, Errors: errs,
-	})
+	d := problem.New(info.status, code, info.title, detail, requestID)
+	d.Errors = errs
+	problem.Write(w, d)
 }

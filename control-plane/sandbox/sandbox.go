@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/contract/identity"
 )
 
 // Defaults for the zero values of Config.
@@ -81,7 +82,7 @@ type Vendor struct {
 	// kick wakes the outbox publisher after a commit that wrote events, so events do not
 	// wait for the next poll.
 	kick chan struct{}
-	mux  *http.ServeMux
+	mux  http.Handler
 	once sync.Once
 }
 
@@ -145,9 +146,19 @@ func orDefault(d, def time.Duration) time.Duration {
 // equals the same time read back later.
 func (v *Vendor) now() time.Time { return v.clock().UTC().Truncate(time.Microsecond) }
 
-// Handler returns the vendor's HTTP API (the paths of README.md).
+// Handler returns the vendor's HTTP API (the paths of README.md). Every answer carries
+// the edge's request id back as X-Request-Id, so a client behind any edge host (Kong
+// included, which does not copy it) can quote it.
 func (v *Vendor) Handler() http.Handler {
-	v.once.Do(func() { v.mux = v.routes() })
+	v.once.Do(func() {
+		routes := v.routes()
+		v.mux = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if id := r.Header.Get(identity.HeaderRequestID); identity.ValidClientRequestID(id) {
+				w.Header().Set(identity.HeaderRequestID, id)
+			}
+			routes.ServeHTTP(w, r)
+		})
+	})
 	return v.mux
 }
 

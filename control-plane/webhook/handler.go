@@ -25,10 +25,10 @@ type Deps struct {
 func allow(ctx context.Context, checker rbac.Checker) (auth.Principal, error) {
 	p, err := rbac.Authorize(ctx, checker, rbac.WebhooksManage)
 	if err != nil {
-		return auth.Principal{}, fault.Problem(err)
+		return auth.Principal{}, err
 	}
 	if p.PartnerID == "" || p.WorkspaceID == "" {
-		return auth.Principal{}, fault.Problem(fault.New(fault.ErrForbidden, "webhooks belong to a partner workspace"))
+		return auth.Principal{}, fault.New(fault.ErrForbidden, "webhooks belong to a partner workspace")
 	}
 	return p, nil
 }
@@ -160,7 +160,7 @@ func Register(api huma.API, d Deps) {
 			ep, secret, err := s.CreateEndpoint(ctx, p, EndpointSettings{Environment: env, URL: in.Body.URL,
 				Description: in.Body.Description, EventTypes: in.Body.EventTypes, Enabled: enabled})
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &createEndpointOutput{Body: CreatedEndpoint{Endpoint: ep, Secret: secret}}, nil
 		})
@@ -173,7 +173,7 @@ func Register(api huma.API, d Deps) {
 			}
 			page, err := s.ListEndpoints(ctx, p, in.Cursor, in.Limit)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &endpointListOutput{Body: EndpointList(page)}, nil
 		})
@@ -186,7 +186,7 @@ func Register(api huma.API, d Deps) {
 			}
 			ep, err := s.GetEndpoint(ctx, p, in.ID)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &endpointOutput{Body: ep}, nil
 		})
@@ -200,7 +200,7 @@ func Register(api huma.API, d Deps) {
 			b := in.Body
 			ep, err := s.UpdateEndpoint(ctx, p, in.ID, EndpointChange{URL: b.URL, Description: b.Description, EventTypes: b.EventTypes, Enabled: b.Enabled})
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &endpointOutput{Body: ep}, nil
 		})
@@ -212,7 +212,7 @@ func Register(api huma.API, d Deps) {
 				return nil, err
 			}
 			if err := s.DeleteEndpoint(ctx, p, in.ID); err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return nil, nil
 		})
@@ -227,12 +227,12 @@ func Register(api huma.API, d Deps) {
 			overlap := 24 * time.Hour
 			if in.Body != nil && in.Body.Overlap != "" {
 				if overlap, err = time.ParseDuration(in.Body.Overlap); err != nil {
-					return nil, fault.Problem(fault.Invalid("body.overlap", "not a duration such as 24h or 90m", in.Body.Overlap))
+					return nil, fault.Invalid("body.overlap", "not a duration such as 24h or 90m", in.Body.Overlap)
 				}
 			}
 			ep, secret, err := s.RotateSecret(ctx, p, in.ID, overlap)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &rotateOutput{Body: RotatedSecret{Endpoint: ep, Secret: secret}}, nil
 		})
@@ -246,7 +246,7 @@ func Register(api huma.API, d Deps) {
 			}
 			dl, err := s.SendTest(ctx, p, in.ID)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &deliveryOutput{Body: dl}, nil
 		})
@@ -262,7 +262,7 @@ func Register(api huma.API, d Deps) {
 			}
 			page, err := s.ListNotifications(ctx, p, in.Cursor, in.Limit)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &notificationListOutput{Body: NotificationList(page)}, nil
 		})
@@ -288,7 +288,7 @@ func registerDeliveries(api huma.API, d Deps, tags []string) {
 			page, err := s.ListDeliveries(ctx, p, DeliveryFilter{EndpointID: in.EndpointID, EventType: in.EventType,
 				Status: in.Status, From: optTime(in.From), To: optTime(in.To), Cursor: in.Cursor, Limit: in.Limit})
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &deliveryListOutput{Body: DeliveryList(page)}, nil
 		})
@@ -301,7 +301,7 @@ func registerDeliveries(api huma.API, d Deps, tags []string) {
 			}
 			dd, err := s.DeliveryWithAttempts(ctx, p, in.ID)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &deliveryDetailOutput{Body: dd}, nil
 		})
@@ -315,7 +315,7 @@ func registerDeliveries(api huma.API, d Deps, tags []string) {
 			}
 			dl, err := s.Redeliver(ctx, p, in.ID)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &deliveryOutput{Body: dl}, nil
 		})
@@ -329,7 +329,7 @@ func registerDeliveries(api huma.API, d Deps, tags []string) {
 			}
 			n, err := s.RedeliverFailed(ctx, p, in.Body.Since, in.Body.EndpointID)
 			if err != nil {
-				return nil, fault.Problem(err)
+				return nil, err
 			}
 			return &redeliverFailedOutput{Body: RedeliverFailedResult{Queued: n}}, nil
 		})

@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/steller/platform/control-plane/account"
-	"github.com/steller/platform/control-plane/fault"
 )
 
 // Deps are what the workspace operations need.
@@ -91,7 +90,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *listInput) (*listMembersOutput, error) {
 		page, err := s.ListMembers(ctx, in.Limit, in.Cursor)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &listMembersOutput{Body: page}, nil
 	})
@@ -103,7 +102,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *changeRoleInput) (*memberOutput, error) {
 		m, err := s.ChangeRole(ctx, in.UserID, in.Body.Role)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &memberOutput{Body: m}, nil
 	})
@@ -115,7 +114,7 @@ func Register(api huma.API, deps Deps) {
 		Errors: append(protected, http.StatusNotFound, http.StatusConflict),
 	}, func(ctx context.Context, in *memberInput) (*struct{}, error) {
 		if err := s.RemoveMember(ctx, in.UserID); err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return nil, nil
 	})
@@ -128,7 +127,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *createInviteInput) (*createInviteOutput, error) {
 		inv, err := s.CreateInvite(ctx, in.Body.Email, in.Body.Role)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &createInviteOutput{Body: inv}, nil
 	})
@@ -139,7 +138,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *listInput) (*listInvitesOutput, error) {
 		page, err := s.ListInvites(ctx, in.Limit, in.Cursor)
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &listInvitesOutput{Body: page}, nil
 	})
@@ -150,7 +149,7 @@ func Register(api huma.API, deps Deps) {
 		Errors: append(protected, http.StatusNotFound, http.StatusConflict),
 	}, func(ctx context.Context, in *inviteInput) (*struct{}, error) {
 		if err := s.RevokeInvite(ctx, in.InviteID); err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return nil, nil
 	})
@@ -163,7 +162,7 @@ func Register(api huma.API, deps Deps) {
 	}, func(ctx context.Context, in *acceptInviteInput) (*acceptInviteOutput, error) {
 		res, err := s.AcceptInvite(ctx, AcceptRequest{Token: in.Body.Token, Name: in.Body.Name, Password: in.Body.Password})
 		if err != nil {
-			return nil, fault.Problem(err)
+			return nil, err
 		}
 		return &acceptInviteOutput{SetCookie: deps.Accounts.Cookie(res.Session), Body: res}, nil
 	})

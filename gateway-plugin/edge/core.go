@@ -112,7 +112,7 @@ func (c *Core) Route(method, path string) string { return c.router.match(method,
 // not revoked; not expired and not past a rolled key's grace; client address allowed; then
 // policy (roles by route, environment rules, partner status).
 func (c *Core) Decide(ctx context.Context, req *Request) Outcome {
-	out := Outcome{RequestID: req.RequestID, Received: req.Received}
+	out := Outcome{RequestID: req.RequestID, ClientRequestID: req.ClientRequestID, Received: req.Received}
 	if out.Received.IsZero() {
 		out.Received = c.clock()
 	}

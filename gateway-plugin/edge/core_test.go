@@ -75,7 +75,7 @@ func requestFor(c edgetest.Case) *edge.Request {
 	return &edge.Request{
 		Method: c.Method, Path: c.Path, Authorization: c.Authorization, APIKey: c.APIKey,
 		ClientAddr: c.ClientIP, UserAgent: "edge-test", RequestID: "req_" + c.Name,
-		RequestBytes: int64(len(c.Body)),
+		ClientRequestID: edge.ClientRequestID(c.ClientRequestID), RequestBytes: int64(len(c.Body)),
 	}
 }
 
@@ -83,6 +83,7 @@ func requestFor(c edgetest.Case) *edge.Request {
 func checkOutcome(t *testing.T, fx *edgetest.Fixture, c edgetest.Case, out edge.Outcome) {
 	t.Helper()
 	assert.Equal(t, "req_"+c.Name, out.RequestID)
+	assert.Equal(t, c.Want.ClientRequestID, out.ClientRequestID)
 	if c.Want.KeyName != "" {
 		assert.Equal(t, edgetest.KeyID(c.Want.KeyName), out.Identity.KeyID)
 		assert.Equal(t, c.Want.PartnerID, out.Identity.PartnerID)
@@ -101,8 +102,9 @@ func checkOutcome(t *testing.T, fx *edgetest.Fixture, c edgetest.Case, out edge.
 	want := map[edgetest.Upstream]string{edgetest.Sandbox: sandboxURL, edgetest.Live: liveURL}[c.Want.Upstream]
 	assert.Equal(t, want, out.Upstream.String())
 	headers := out.UpstreamHeaders()
-	assert.Equal(t, [5]edge.Header{
+	assert.Equal(t, [6]edge.Header{
 		{Name: "X-Request-Id", Value: out.RequestID},
+		{Name: "X-Client-Request-Id", Value: c.Want.ClientRequestID},
 		{Name: "X-Steller-Partner-Id", Value: c.Want.PartnerID},
 		{Name: "X-Steller-Workspace-Id", Value: edgetest.WorkspaceID},
 		{Name: "X-Steller-Environment", Value: string(c.Want.Environment)},
@@ -185,13 +187,13 @@ func TestEventForAllowedAndDenied(t *testing.T) {
 	core := newCore(t, fx, &fakeAuthorizer{})
 	req := &edge.Request{
 		Method: "GET", Path: "/v1/balance", Authorization: "Bearer " + fx.Secret(edgetest.KeyLiveFull),
-		ClientAddr: netip.MustParseAddr("2001:db8:10::7"), UserAgent: "sdk/1.0", RequestID: "req_ok", RequestBytes: 0,
+		ClientAddr: netip.MustParseAddr("2001:db8:10::7"), UserAgent: "sdk/1.0", RequestID: "req_ok", ClientRequestID: "client-7", RequestBytes: 0,
 	}
 	out := core.Decide(context.Background(), req)
 	require.True(t, out.Allowed)
 	e := edge.NewEvent(req, &out, edge.Result{Status: 200, ResponseBytes: 321, Total: 5_500_000, Upstream: 5_000_000})
 	assert.Equal(t, requestlog.Event{
-		SchemaVersion: 1, RequestID: "req_ok", TimestampMs: fx.Now.UnixMilli(),
+		SchemaVersion: 1, RequestID: "req_ok", ClientRequestID: "client-7", TimestampMs: fx.Now.UnixMilli(),
 		PartnerID: edgetest.PartnerActive, WorkspaceID: edgetest.WorkspaceID, KeyID: "key_live_full", Environment: "live",
 		Method: "GET", Path: "/v1/balance", Route: "balance.get", Status: 200,
 		LatencyTotalUs: 5500, LatencyUpstreamUs: 5000, LatencyEdgeUs: 500,

@@ -24,6 +24,7 @@ func NewEvent(req *Request, o *Outcome, res Result) requestlog.Event {
 	e := requestlog.Event{
 		SchemaVersion:     requestlog.SchemaVersion,
 		RequestID:         o.RequestID,
+		ClientRequestID:   o.ClientRequestID,
 		TimestampMs:       o.Received.UnixMilli(),
 		PartnerID:         o.Identity.PartnerID,
 		WorkspaceID:       o.Identity.WorkspaceID,

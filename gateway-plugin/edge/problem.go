@@ -1,8 +1,9 @@
 package edge
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/steller/platform/contract/problem"
 )
 
 // Stable denial codes (ARCHITECTURE.md); clients may branch on them.
@@ -25,13 +26,11 @@ const (
 	CodePolicyError = "policy_error"
 	// CodeInternal is used by hosts when a request panics.
 	CodeInternal = "internal_error"
+	// CodeUpstreamUnavailable (502): the upstream could not be reached or failed mid-answer.
+	CodeUpstreamUnavailable = "upstream_unavailable"
+	// CodeUpstreamTimeout (504): the upstream did not answer in time.
+	CodeUpstreamTimeout = "upstream_timeout"
 )
-
-// ProblemContentType is the media type of denial bodies (RFC 9457).
-const ProblemContentType = "application/problem+json"
-
-// ProblemTypeBase prefixes a code to form a problem's type URI.
-const ProblemTypeBase = "https://docs.steller.dev/problems/"
 
 // WWWAuthenticate is the challenge hosts send with 401 denials.
 const WWWAuthenticate = `Bearer realm="steller"`
@@ -41,15 +40,17 @@ var codeInfo = map[string]struct {
 	title  string
 	detail string
 }{
-	CodeMissingKey:        {http.StatusUnauthorized, "API key missing", "Send your API key as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\"."},
-	CodeInvalidKey:        {http.StatusUnauthorized, "Invalid API key", "The API key is not valid."},
-	CodeKeyRevoked:        {http.StatusUnauthorized, "API key revoked", "The API key has been revoked."},
-	CodeKeyExpired:        {http.StatusUnauthorized, "API key expired", "The API key has expired."},
-	CodeIPNotAllowed:      {http.StatusForbidden, "Client address not allowed", "Requests with this key are not allowed from this client address."},
-	CodeForbiddenByPolicy: {http.StatusForbidden, "Forbidden", "The key is not allowed to make this request."},
-	CodePartnerSuspended:  {http.StatusForbidden, "Partner suspended", "The partner account is suspended."},
-	CodePolicyError:       {http.StatusServiceUnavailable, "Authorization unavailable", "The request could not be authorized right now; retry later."},
-	CodeInternal:          {http.StatusInternalServerError, "Internal error", "The edge failed to process the request."},
+	CodeMissingKey:          {http.StatusUnauthorized, "API key missing", "Send your API key as \"Authorization: Bearer <key>\" or \"X-Api-Key: <key>\"."},
+	CodeInvalidKey:          {http.StatusUnauthorized, "Invalid API key", "The API key is not valid."},
+	CodeKeyRevoked:          {http.StatusUnauthorized, "API key revoked", "The API key has been revoked."},
+	CodeKeyExpired:          {http.StatusUnauthorized, "API key expired", "The API key has expired."},
+	CodeIPNotAllowed:        {http.StatusForbidden, "Client address not allowed", "Requests with this key are not allowed from this client address."},
+	CodeForbiddenByPolicy:   {http.StatusForbidden, "Forbidden", "The key is not allowed to make this request."},
+	CodePartnerSuspended:    {http.StatusForbidden, "Partner suspended", "The partner account is suspended."},
+	CodePolicyError:         {http.StatusServiceUnavailable, "Authorization unavailable", "The request could not be authorized right now; retry later."},
+	CodeInternal:            {http.StatusInternalServerError, "Internal error", "The edge failed to process the request."},
+	CodeUpstreamUnavailable: {http.StatusBadGateway, "Upstream unavailable", "The upstream service did not answer."},
+	CodeUpstreamTimeout:     {http.StatusGatewayTimeout, "Upstream timeout", "The upstream service did not answer in time."},
 }
 
 func statusFor(code string) int {
@@ -61,29 +62,19 @@ func statusFor(code string) int {
 
 func detailFor(code string) string { return codeInfo[code].detail }
 
-// Problem is an RFC 9457 problem document with Steller's extension members.
-type Problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	Code      string `json:"code"`
-	RequestID string `json:"request_id"`
-}
-
 // Problem returns the problem document of a denial.
-func (o *Outcome) Problem() Problem {
+func (o *Outcome) Problem() problem.Document {
 	return NewProblem(o.Code, o.Detail, o.RequestID)
 }
 
 // ProblemJSON returns the denial's problem document as JSON.
 func (o *Outcome) ProblemJSON() []byte {
-	return o.Problem().JSON()
+	return problem.Marshal(o.Problem())
 }
 
-// NewProblem builds the problem document for a code; an empty detail takes the code's
-// default.
-func NewProblem(code, detail, requestID string) Problem {
+// NewProblem builds the problem document for an edge code (contract/problem's shape); an
+// empty detail takes the code's default.
+func NewProblem(code, detail, requestID string) problem.Document {
 	info, ok := codeInfo[code]
 	if !ok {
 		info = codeInfo[CodeForbiddenByPolicy]
@@ -91,11 +82,5 @@ func NewProblem(code, detail, requestID string) Problem {
 	if detail == "" {
 		detail = info.detail
 	}
-	return Problem{Type: ProblemTypeBase + code, Title: info.title, Status: info.status, Detail: detail, Code: code, RequestID: requestID}
-}
-
-// JSON encodes the problem; it cannot fail for these field types.
-func (p Problem) JSON() []byte {
-	raw, _ := json.Marshal(p)
-	return raw
+	return problem.New(info.status, code, info.title, detail, requestID)
 }

@@ -31,9 +31,12 @@ type Request struct {
 	ClientAddr netip.Addr
 	// UserAgent is the User-Agent header value.
 	UserAgent string
-	// RequestID identifies the request; hosts accept a well-formed incoming one or make
-	// one with NewRequestID.
+	// RequestID identifies the request; hosts always mint it with NewRequestID, never take
+	// it from the client.
 	RequestID string
+	// ClientRequestID is the client's own X-Request-Id when valid (ClientRequestID), else
+	// "". It is logged and passed upstream beside RequestID, never used as identity.
+	ClientRequestID string
 	// RequestBytes is the request body size when known (Content-Length), else 0.
 	RequestBytes int64
 	// Received is when the host received the request; the core's clock when zero.
@@ -68,8 +71,10 @@ type Outcome struct {
 	Code string
 	// Detail explains a denial; safe to show to the caller.
 	Detail string
-	// RequestID is the request's id.
+	// RequestID is the request's edge-minted id.
 	RequestID string
+	// ClientRequestID is the client's valid X-Request-Id, or "".
+	ClientRequestID string
 	// Route is the matched route name, or RouteUnknown.
 	Route string
 	// Identity is set once the key was identified (also for later denials).
@@ -82,9 +87,12 @@ type Outcome struct {
 
 // UpstreamHeaders returns the identity headers to set on the upstream request. Hosts must
 // also remove Authorization and X-Api-Key from it so the key never reaches the upstream.
-func (o *Outcome) UpstreamHeaders() [5]Header {
-	return [5]Header{
+// X-Client-Request-Id is the client's own id; its value is "" when the client sent none
+// (or an invalid one), and hosts then remove the header, so a client cannot send its own.
+func (o *Outcome) UpstreamHeaders() [6]Header {
+	return [6]Header{
 		{identity.HeaderRequestID, o.RequestID},
+		{identity.HeaderClientRequestID, o.ClientRequestID},
 		{identity.HeaderPartnerID, o.Identity.PartnerID},
 		{identity.HeaderWorkspaceID, o.Identity.WorkspaceID},
 		{identity.HeaderEnvironment, string(o.Identity.Environment)},

@@ -3,10 +3,9 @@ package edge
 import (
 	"crypto/rand"
 	"encoding/hex"
-)
 
-// maxRequestIDLen bounds an accepted incoming request id.
-const maxRequestIDLen = 128
+	"github.com/steller/platform/contract/identity"
+)
 
 // NewRequestID returns a fresh random request id: "req_" and 32 hex digits (128 bits).
 func NewRequestID() string {
@@ -18,28 +17,18 @@ func NewRequestID() string {
 	return string(out[:])
 }
 
-// ValidRequestID reports whether an incoming X-Request-Id may be kept: 1 to 128 characters
-// of letters, digits, '-', '_', '.', ':'. Anything else is replaced, so ids stay safe to log
-// and to use as keys downstream.
-func ValidRequestID(id string) bool {
-	if len(id) == 0 || len(id) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == ':':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidRequestID reports whether an id is well formed by identity.ValidClientRequestID's
+// rule: 1 to 128 characters of letters, digits, '-', '_', '.', ':'. A client's
+// X-Request-Id is kept (as the client request id) only when it is.
+func ValidRequestID(id string) bool { return identity.ValidClientRequestID(id) }
 
-// RequestIDOrNew returns incoming when it is valid, else a new id.
-func RequestIDOrNew(incoming string) string {
+// ClientRequestID returns a client's X-Request-Id when it is valid, else "" (an invalid
+// one is dropped, never stored). It is data about the request, never its identity: the
+// edge always mints the request id itself (NewRequestID), so a client cannot make two
+// requests share an id and fold them together in the logs or the counts.
+func ClientRequestID(incoming string) string {
 	if ValidRequestID(incoming) {
 		return incoming
 	}
-	return NewRequestID()
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 )
@@ -84,8 +85,9 @@ func TestRequestID(t *testing.T) {
 	} {
 		assert.Equal(t, want, edge.ValidRequestID(id), "%q", id)
 	}
-	assert.Equal(t, "keep-me", edge.RequestIDOrNew("keep-me"))
-	assert.NotEqual(t, "bad id", edge.RequestIDOrNew("bad id"))
+	assert.Equal(t, "keep-me", edge.ClientRequestID("keep-me"))
+	assert.Empty(t, edge.ClientRequestID("bad id"), "an invalid client id is dropped")
+	assert.Empty(t, edge.ClientRequestID(""))
 }
 
 func TestProblemForEveryCode(t *testing.T) {
@@ -101,6 +103,6 @@ func TestProblemForEveryCode(t *testing.T) {
 		assert.Equal(t, "req_9", p.RequestID)
 		assert.NotEmpty(t, p.Title)
 		assert.NotEmpty(t, p.Detail)
-		assert.Equal(t, edge.ProblemTypeBase+code, p.Type)
+		assert.Equal(t, problem.TypeBase+code, p.Type)
 	}
 }

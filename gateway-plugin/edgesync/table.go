@@ -11,8 +11,8 @@ import (
 
 	"github.com/steller/platform/contract/edgewire"
 
+	"github.com/steller/platform/contract/allowlist"
 	"github.com/steller/platform/contract/keyformat"
-	"github.com/steller/platform/gateway-plugin/allowlist"
 )
 
 // Record is what a lookup returns: a key prepared for deciding requests. Records are

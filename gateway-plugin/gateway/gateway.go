@@ -18,6 +18,7 @@ import (
 
 	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/contract/identity"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/internal/clientip"
 )
@@ -137,9 +138,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		APIKey:        r.Header.Get(identity.HeaderAPIKey),
 		ClientAddr:    st.client,
 		UserAgent:     r.UserAgent(),
-		RequestID:     edge.RequestIDOrNew(r.Header.Get(identity.HeaderRequestID)),
-		RequestBytes:  max(r.ContentLength, 0),
-		Received:      start,
+		// The edge mints every request id; the client's own is kept beside it as data.
+		RequestID:       edge.NewRequestID(),
+		ClientRequestID: edge.ClientRequestID(r.Header.Get(identity.HeaderRequestID)),
+		RequestBytes:    max(r.ContentLength, 0),
+		Received:        start,
 	}
 	st.outcome = g.core.Decide(r.Context(), &req)
 	cw := &countingWriter{ResponseWriter: w}
@@ -172,6 +175,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		h.Del(name)
 	}
 	for _, kv := range st.outcome.UpstreamHeaders() {
+		if kv.Value == "" {
+			h.Del(kv.Name) // no client request id: a client-sent X-Client-Request-Id goes too
+			continue
+		}
 		h.Set(kv.Name, kv.Value)
 	}
 	h.Del("X-Real-Ip") // a client could send it; upstreams get only X-Forwarded-For from us
@@ -202,22 +209,20 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		w.WriteHeader(499)
 		return
 	}
-	status, code := http.StatusBadGateway, "upstream_unavailable"
+	code := edge.CodeUpstreamUnavailable
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		status, code = http.StatusGatewayTimeout, "upstream_timeout"
+		code = edge.CodeUpstreamTimeout
 	}
 	g.log.Warn("gateway: upstream request failed", "request_id", st.outcome.RequestID, "upstream", st.outcome.Upstream.Host, "err", err)
-	writeProblem(w, status, edge.Problem{
-		Type: edge.ProblemTypeBase + code, Title: http.StatusText(status), Status: status,
-		Detail: "The upstream service did not answer.", Code: code, RequestID: st.outcome.RequestID,
-	})
+	p := edge.NewProblem(code, "", st.outcome.RequestID)
+	writeProblem(w, p.Status, p)
 }
 
-func writeProblem(w http.ResponseWriter, status int, p edge.Problem) {
-	body := p.JSON()
+func writeProblem(w http.ResponseWriter, status int, p problem.Document) {
+	body := problem.Marshal(p)
 	h := w.Header()
-	h.Set("Content-Type", edge.ProblemContentType)
+	h.Set("Content-Type", problem.ContentType)
 	h.Set("Cache-Control", "no-store")
 	h.Set(identity.HeaderRequestID, p.RequestID)
 	if status == http.StatusUnauthorized {

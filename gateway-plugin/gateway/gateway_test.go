@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/gateway-plugin/gateway"
@@ -105,8 +106,10 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 			}
 			req.Header.Set("X-Forwarded-For", xff)
 			req.Header.Set("X-Steller-Partner-Id", "ptr_impersonated")
-			rid := "req-" + strings.ReplaceAll(c.Name, " ", "-")
-			req.Header.Set("X-Request-Id", rid)
+			if c.ClientRequestID != "" {
+				req.Header.Set("X-Request-Id", c.ClientRequestID)
+			}
+			req.Header.Set("X-Client-Request-Id", "cli-impersonated")
 
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
@@ -114,10 +117,13 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 			raw, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
 			assert.Equal(t, c.Want.Status, resp.StatusCode, string(raw))
-			assert.Equal(t, rid, resp.Header.Get("X-Request-Id"))
+			// The edge's own id, whatever the client sent.
+			rid := resp.Header.Get("X-Request-Id")
+			assert.Regexp(t, `^req_[0-9a-f]{32}$`, rid)
 
 			ev, ok := e.events.Find(rid)
 			require.True(t, ok, "one event per request")
+			assert.Equal(t, c.Want.ClientRequestID, ev.ClientRequestID)
 			assert.Equal(t, c.Want.Status, ev.Status)
 			assert.Equal(t, c.ClientIP.String(), ev.ClientIP)
 			assert.Equal(t, int64(len(raw)), ev.ResponseBytes)
@@ -127,8 +133,8 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 			}
 
 			if c.Want.Code != "" {
-				assert.Equal(t, edge.ProblemContentType, resp.Header.Get("Content-Type"))
-				var p edge.Problem
+				assert.Equal(t, problem.ContentType, resp.Header.Get("Content-Type"))
+				var p problem.Document
 				require.NoError(t, json.Unmarshal(raw, &p))
 				assert.Equal(t, c.Want.Code, p.Code)
 				assert.Equal(t, c.Want.Status, p.Status)
@@ -147,7 +153,8 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 			h := http.Header(got.Header)
 			assert.Empty(t, h.Values("Authorization"), "key stripped")
 			assert.Empty(t, h.Values("X-Api-Key"), "key stripped")
-			assert.Equal(t, rid, h.Get("X-Request-Id"))
+			assert.Equal(t, []string{rid}, h.Values("X-Request-Id"))
+			assert.Equal(t, c.Want.ClientRequestID, h.Get("X-Client-Request-Id"), "the client's valid id only, never a client-sent X-Client-Request-Id")
 			assert.Equal(t, []string{c.Want.PartnerID}, h.Values("X-Steller-Partner-Id"))
 			assert.Equal(t, edgetest.WorkspaceID, h.Get("X-Steller-Workspace-Id"))
 			assert.Equal(t, string(c.Want.Environment), h.Get("X-Steller-Environment"))
@@ -250,7 +257,7 @@ func TestUpstreamDown(t *testing.T) {
 	req.Header.Set("X-Api-Key", fx.Secret(edgetest.KeyTestFull))
 	g.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusBadGateway, rec.Code)
-	var p edge.Problem
+	var p problem.Document
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
 	assert.Equal(t, "upstream_unavailable", p.Code)
 	require.Equal(t, 1, events.Len())

@@ -12,10 +12,10 @@
 //	access, denied:  the four reads, then kong.response.exit                     (5)
 //	log:             kong.log.serialize                                          (1)
 //
-// State passes from access to log in a bounded in-process table keyed by the request id,
-// which the log phase finds in the serialized request headers (the access phase set
-// X-Request-Id on the request with set_headers, and Kong serializes the request headers as
-// modified). Denied requests are logged from the access phase, since their answer is
+// State passes from access to log in a bounded in-process table keyed by the request id
+// the edge minted, which the log phase finds in the serialized request headers (the access
+// phase set X-Request-Id on the request with set_headers, replacing the client's, and Kong
+// serializes the request headers as modified). Denied requests are logged from the access phase, since their answer is
 // known there.
 package kongplugin
 
@@ -78,7 +78,9 @@ type Config struct {
 	// APIKeyHeader is the header carrying a key besides Authorization; empty means
 	// X-Api-Key.
 	APIKeyHeader string `json:"api_key_header"`
-	// RequestIDHeader carries the request id in and out; empty means X-Request-Id.
+	// RequestIDHeader is where a client's own request id comes in (kept, when valid, as
+	// the event's client_request_id) and where the upstream gets the edge-minted request
+	// id besides X-Request-Id; empty means X-Request-Id.
 	RequestIDHeader string `json:"request_id_header"`
 
 	plugin *Plugin

@@ -12,6 +12,7 @@ import (
 
 	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/keyformat"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 )
 
@@ -70,9 +71,11 @@ func (c *Config) Access(kong *pdk.PDK) {
 	if n, err := strconv.ParseInt(first(headers, c.names.contentLength), 10, 64); err == nil && n > 0 {
 		req.RequestBytes = n
 	}
-	req.RequestID = edge.RequestIDOrNew(first(headers, c.names.requestID))
+	// The edge mints every request id; the client's own is kept beside it as data.
+	req.ClientRequestID = edge.ClientRequestID(first(headers, c.names.requestID))
+	req.RequestID = edge.NewRequestID()
 	for !e.pending.reserve(req.RequestID, start) {
-		// A client reusing an id for concurrent requests must not mix their log events.
+		// 128 random bits do not collide; this only guards the pending table's invariant.
 		req.RequestID = edge.NewRequestID()
 	}
 	requestID = req.RequestID
@@ -85,9 +88,9 @@ func (c *Config) Access(kong *pdk.PDK) {
 
 	out := e.core.Decide(context.Background(), &req)
 	if !out.Allowed {
-		problem := out.Problem()
+		denial := out.Problem()
 		exited = true
-		n := exit(kong, problem)
+		n := exit(kong, denial)
 		// Logged here, where the answer is known: the log phase cannot tell it apart.
 		e.emitter.Emit(edge.NewEvent(&req, &out, edge.Result{Status: out.Status, ResponseBytes: int64(n), Total: p.deps.Clock().Sub(start)}))
 		return
@@ -103,8 +106,12 @@ func (c *Config) Access(kong *pdk.PDK) {
 		exit(kong, edge.NewProblem(edge.CodeInternal, "", req.RequestID))
 		return
 	}
-	upstream := make(map[string][]string, 7)
+	upstream := make(map[string][]string, 8)
 	for _, h := range out.UpstreamHeaders() {
+		if h.Value == "" {
+			upstream[h.Name] = []string{} // removes a client-sent X-Client-Request-Id
+			continue
+		}
 		upstream[h.Name] = []string{h.Value}
 	}
 	// An empty list removes the header (Kong's set_headers calls ngx.req.set_header with an
@@ -159,18 +166,18 @@ func (c *Config) Log(kong *pdk.PDK) {
 }
 
 // exit answers the request with a problem document in one call and returns the body size.
-func exit(kong *pdk.PDK, problem edge.Problem) int {
-	body := problem.JSON()
+func exit(kong *pdk.PDK, p problem.Document) int {
+	body := problem.Marshal(p)
 	headers := map[string][]string{
-		"Content-Type":           {edge.ProblemContentType},
+		"Content-Type":           {problem.ContentType},
 		"Cache-Control":          {"no-store"},
-		identity.HeaderRequestID: {problem.RequestID},
+		identity.HeaderRequestID: {p.RequestID},
 	}
-	if problem.Status == http.StatusUnauthorized {
+	if p.Status == http.StatusUnauthorized {
 		headers["WWW-Authenticate"] = []string{edge.WWWAuthenticate}
 	}
 	// Needed: the denial itself; status, headers and body go in one call.
-	kong.Response.Exit(problem.Status, body, headers)
+	kong.Response.Exit(p.Status, body, headers)
 	return len(body)
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/contract/keyformat"
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/gateway-plugin/edgesync"
@@ -77,7 +77,7 @@ func (s setup) config(mutate func(*kongplugin.Config)) *kongplugin.Config {
 	return c
 }
 
-func caseHeaders(c edgetest.Case, rid string) http.Header {
+func caseHeaders(c edgetest.Case) http.Header {
 	h := http.Header{}
 	if c.Authorization != "" {
 		h.Set("Authorization", c.Authorization)
@@ -91,13 +91,17 @@ func caseHeaders(c edgetest.Case, rid string) http.Header {
 	if c.Body != "" {
 		h.Set("Content-Length", itoa(len(c.Body)))
 	}
-	h.Set("X-Request-Id", rid)
+	if c.ClientRequestID != "" {
+		h.Set("X-Request-Id", c.ClientRequestID)
+	}
+	h.Set("X-Client-Request-Id", "cli-impersonated") // the edge must overwrite or remove it
 	h.Set("User-Agent", "kong-test")
 	h.Set("X-Steller-Partner-Id", "ptr_impersonated")
 	return h
 }
 
-func requestID(c edgetest.Case) string { return "req-" + strings.ReplaceAll(c.Name, " ", "-") }
+// edgeIDPattern is the form of an edge-minted request id (edge.NewRequestID).
+const edgeIDPattern = `^req_[0-9a-f]{32}$`
 
 // TestDecisionTableUnderHarness runs the table's rows that go-pdk's harness can express
 // (client 10.10.10.1; GET/POST) through its access phase.
@@ -113,20 +117,21 @@ func TestDecisionTableUnderHarness(t *testing.T) {
 		ran++
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			rid := requestID(c)
-			env, err := test.New(t, test.Request{Method: c.Method, Url: "http://edge.test" + c.Path, Headers: caseHeaders(c, rid), Body: []byte(c.Body)})
+			env, err := test.New(t, test.Request{Method: c.Method, Url: "http://edge.test" + c.Path, Headers: caseHeaders(c), Body: []byte(c.Body)})
 			require.NoError(t, err)
 			env.DoAccess(cfg)
 
 			if c.Want.Code != "" {
 				assert.Equal(t, c.Want.Status, env.ClientRes.Status)
-				var p edge.Problem
+				var p problem.Document
 				require.NoError(t, json.Unmarshal(env.ClientRes.Body, &p))
 				assert.Equal(t, c.Want.Code, p.Code)
-				assert.Equal(t, rid, p.RequestID)
-				assert.Equal(t, edge.ProblemContentType, env.ClientRes.Headers.Get("Content-Type"))
-				ev, ok := s.events.Find(rid)
+				assert.Regexp(t, edgeIDPattern, p.RequestID, "the edge's own id, whatever the client sent")
+				assert.Equal(t, p.RequestID, env.ClientRes.Headers.Get("X-Request-Id"))
+				assert.Equal(t, problem.ContentType, env.ClientRes.Headers.Get("Content-Type"))
+				ev, ok := s.events.Find(p.RequestID)
 				require.True(t, ok, "denials are logged from access")
+				assert.Equal(t, c.Want.ClientRequestID, ev.ClientRequestID)
 				assert.Equal(t, c.Want.Code, ev.DenialCode)
 				assert.Equal(t, "10.10.10.1", ev.ClientIP)
 				return
@@ -135,7 +140,8 @@ func TestDecisionTableUnderHarness(t *testing.T) {
 			h := env.ServiceReq.Headers
 			assert.Empty(t, h.Values("Authorization"))
 			assert.Empty(t, h.Values("X-Api-Key"))
-			assert.Equal(t, rid, h.Get("X-Request-Id"))
+			assert.Regexp(t, edgeIDPattern, h.Get("X-Request-Id"))
+			assert.Equal(t, c.Want.ClientRequestID, h.Get("X-Client-Request-Id"))
 			assert.Equal(t, []string{c.Want.PartnerID}, h.Values("X-Steller-Partner-Id"))
 			assert.Equal(t, edgetest.WorkspaceID, h.Get("X-Steller-Workspace-Id"))
 			assert.Equal(t, string(c.Want.Environment), h.Get("X-Steller-Environment"))
@@ -163,19 +169,29 @@ func TestDecisionTableThroughFakeKong(t *testing.T) {
 	for _, c := range s.fx.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			rid := requestID(c)
-			kong := newFakeKong(t, c.Method, c.Path, c.ClientIP.String(), caseHeaders(c, rid))
+			kong := newFakeKong(t, c.Method, c.Path, c.ClientIP.String(), caseHeaders(c))
 			cfg.Access(kong.phase())
 			cfg.Log(kong.phase())
 
+			// The edge's own id: in the problem when denied, on the upstream request when not.
+			rid := kong.headers.Get("X-Request-Id")
+			if c.Want.Code != "" {
+				var p problem.Document
+				require.NoError(t, json.Unmarshal(kong.exitBody, &p))
+				rid = p.RequestID
+			} else {
+				assert.Equal(t, c.Want.ClientRequestID, kong.headers.Get("X-Client-Request-Id"))
+			}
+			assert.Regexp(t, edgeIDPattern, rid)
 			ev, ok := s.events.Find(rid)
 			require.True(t, ok, "one event per request")
+			assert.Equal(t, c.Want.ClientRequestID, ev.ClientRequestID)
 			assert.Equal(t, c.ClientIP.Unmap().String(), ev.ClientIP)
 			assert.Equal(t, c.Want.Status, ev.Status)
 			if c.Want.Code != "" {
 				assert.Equal(t, deniedCalls, kong.Calls())
 				assert.Equal(t, c.Want.Status, kong.exitStatus)
-				var p edge.Problem
+				var p problem.Document
 				require.NoError(t, json.Unmarshal(kong.exitBody, &p))
 				assert.Equal(t, c.Want.Code, p.Code)
 				assert.Equal(t, c.Want.Code, ev.DenialCode)
@@ -248,13 +264,13 @@ func TestPanicDeniesWith500AndServesNextRequest(t *testing.T) {
 	s := newSetup(t, func(*kongplugin.Config) edge.KeyLookup { return panicky{} })
 	cfg := s.config(nil)
 	for range 2 {
-		kong := newFakeKong(t, "GET", "/v1/catalog", "10.10.10.1", http.Header{"X-Api-Key": {s.fx.Secret(edgetest.KeyTestFull)}, "X-Request-Id": {"req-panic"}})
+		kong := newFakeKong(t, "GET", "/v1/catalog", "10.10.10.1", http.Header{"X-Api-Key": {s.fx.Secret(edgetest.KeyTestFull)}, "X-Request-Id": {"cli-panic"}})
 		cfg.Access(kong.phase())
 		assert.Equal(t, http.StatusInternalServerError, kong.exitStatus)
-		var p edge.Problem
+		var p problem.Document
 		require.NoError(t, json.Unmarshal(kong.exitBody, &p))
 		assert.Equal(t, edge.CodeInternal, p.Code)
-		assert.Equal(t, "req-panic", p.RequestID)
+		assert.Regexp(t, edgeIDPattern, p.RequestID, "the id the edge minted before the panic")
 	}
 }
 
@@ -291,10 +307,14 @@ func TestCustomHeaderNames(t *testing.T) {
 	cfg.Access(kong.phase())
 	cfg.Log(kong.phase())
 	assert.Empty(t, kong.headers.Values("X-Steller-Key"))
-	assert.Equal(t, "corr-1", kong.headers.Get("X-Correlation-Id"))
-	assert.Equal(t, "corr-1", kong.headers.Get("X-Request-Id"))
-	ev, ok := s.events.Find("corr-1")
+	// The edge's id goes upstream in both headers; the client's is kept as data.
+	rid := kong.headers.Get("X-Request-Id")
+	assert.Regexp(t, edgeIDPattern, rid)
+	assert.Equal(t, rid, kong.headers.Get("X-Correlation-Id"))
+	assert.Equal(t, "corr-1", kong.headers.Get("X-Client-Request-Id"))
+	ev, ok := s.events.Find(rid)
 	require.True(t, ok)
+	assert.Equal(t, "corr-1", ev.ClientRequestID)
 	assert.Equal(t, "2001:db8::1", ev.ClientIP)
 	assert.Equal(t, netip.MustParseAddr("2001:db8::1").String(), ev.ClientIP)
 }
@@ -315,8 +335,16 @@ func TestScriptedPDKIPv6Denial(t *testing.T) {
 		{Method: "kong.response.exit"},
 	})
 	cfg.Access(pdk.Init(conn))
-	ev, ok := s.events.Find("req-v6")
-	require.True(t, ok)
+	evs := s.events.Events()
+	require.NotEmpty(t, evs)
+	ev := evs[len(evs)-1]
+	for _, e := range evs {
+		if e.ClientRequestID == "req-v6" {
+			ev = e
+		}
+	}
+	assert.Equal(t, "req-v6", ev.ClientRequestID, "the client's id is kept as data")
+	assert.Regexp(t, edgeIDPattern, ev.RequestID)
 	assert.Equal(t, "ip_not_allowed", ev.DenialCode)
 	assert.Equal(t, "2001:db8:ffff::5", ev.ClientIP)
 	assert.Equal(t, 403, ev.Status)

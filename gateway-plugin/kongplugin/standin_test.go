@@ -18,7 +18,6 @@ import (
 
 	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/contract/identity"
-	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/internal/kongstandin"
 	"github.com/steller/platform/internal/testenv"
@@ -97,7 +96,7 @@ func consumeEvents(t *testing.T, k testenv.Kafka, topic string, want int) map[st
 // and caseHeaders also sends a forged X-Steller-Partner-Id the edge must overwrite.
 func scripted(c edgetest.Case) *kongstandin.ScriptedRequest {
 	return &kongstandin.ScriptedRequest{
-		Method: c.Method, Path: c.Path, Headers: caseHeaders(c, requestID(c)), Body: []byte(c.Body),
+		Method: c.Method, Path: c.Path, Headers: caseHeaders(c), Body: []byte(c.Body),
 		ClientIP: c.ClientIP.String(), ForwardedIP: c.ClientIP.String(),
 		Response: kongstandin.Response{Status: http.StatusOK, Size: 512},
 	}
@@ -108,6 +107,7 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 	plugin, fx, kafka, events := standin(t)
 	ctx := context.Background()
 
+	edgeIDs := map[string]string{} // case name → the request id the edge minted
 	for _, c := range fx.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
 			req := scripted(c)
@@ -128,7 +128,8 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 				require.NoError(t, json.Unmarshal(access.Exit.Body, &problem), "%s", access.Exit.Body)
 				assert.Equal(t, c.Want.Code, problem.Code)
 				assert.Equal(t, c.Want.Status, problem.Status)
-				assert.True(t, edge.ValidRequestID(problem.RequestID), "request id %q", problem.RequestID)
+				assert.Regexp(t, edgeIDPattern, problem.RequestID)
+				edgeIDs[c.Name] = problem.RequestID
 				assert.Equal(t, "application/problem+json", access.Exit.Headers.Get("Content-Type"))
 				assert.LessOrEqual(t, total, 8, "PDK calls for a denied request: %v %v", access.Calls, logPhase.Calls)
 				return
@@ -146,7 +147,9 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 			assert.Equal(t, edgetest.WorkspaceID, up.Get(identity.HeaderWorkspaceID))
 			assert.Equal(t, string(c.Want.Environment), up.Get(identity.HeaderEnvironment))
 			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), up.Get(identity.HeaderKeyID))
-			assert.True(t, edge.ValidRequestID(up.Get(identity.HeaderRequestID)))
+			assert.Regexp(t, edgeIDPattern, up.Get(identity.HeaderRequestID))
+			assert.Equal(t, c.Want.ClientRequestID, up.Get(identity.HeaderClientRequestID))
+			edgeIDs[c.Name] = up.Get(identity.HeaderRequestID)
 			// The key never reaches the upstream.
 			for _, name := range []string{"Authorization", "X-Api-Key"} {
 				assert.Contains(t, access.ClearedHeaders, name, "%s not stripped", name)
@@ -158,8 +161,9 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 	// Every request, allowed or denied, reached Kafka as one request-log event.
 	got := consumeEvents(t, kafka, events, len(fx.Cases()))
 	for _, c := range fx.Cases() {
-		ev, ok := got[requestID(c)]
+		ev, ok := got[edgeIDs[c.Name]]
 		if assert.True(t, ok, "no event for %s (got %v)", c.Name, keysOf(got)) {
+			assert.Equal(t, c.Want.ClientRequestID, ev.ClientRequestID, c.Name)
 			assert.Equal(t, c.Method, ev.Method, c.Name)
 			assert.Equal(t, c.Want.Status, ev.Status, c.Name)
 			assert.Equal(t, c.Want.Code, ev.DenialCode, c.Name)

@@ -2,6 +2,7 @@ package edgetest
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/steller/platform/contract/keyformat"
 )
@@ -32,6 +33,9 @@ type Want struct {
 	Environment keyformat.Environment
 	// PartnerID is the identified key's partner ("" when none).
 	PartnerID string
+	// ClientRequestID is the client request id the edge keeps: the case's ClientRequestID
+	// when valid, else "". The request id itself is always the edge's own, never this.
+	ClientRequestID string
 }
 
 // Case is one row of the decision table.
@@ -52,6 +56,9 @@ type Case struct {
 	// SpoofedForwardedFor is an X-Forwarded-For value the client itself sends to try to
 	// look like another address; hosts must not believe it.
 	SpoofedForwardedFor string
+	// ClientRequestID is the X-Request-Id the client sends ("" for none). Every row sends
+	// one, distinct per row unless the row is about request ids.
+	ClientRequestID string
 	// Want is the expected outcome.
 	Want Want
 }
@@ -75,7 +82,7 @@ func (f *Fixture) Cases() []Case {
 		}
 		return w
 	}
-	return []Case{
+	cases := []Case{
 		{Name: "allow test key bearer catalog", Method: "GET", Path: "/v1/catalog", Authorization: bearer(KeyTestFull), ClientIP: v4, Want: allowTest(KeyTestFull)},
 		{Name: "allow test key x-api-key order create", Method: "POST", Path: "/v1/orders", Body: `{"product":"gc_25"}`, APIKey: f.Secret(KeyTestFull), ClientIP: v4, Want: allowTest(KeyTestFull)},
 		{Name: "allow order get with id", Method: "GET", Path: "/v1/orders/ord_123", Authorization: bearer(KeyTestFull), ClientIP: v4, Want: allowTest(KeyTestFull)},
@@ -100,4 +107,26 @@ func (f *Fixture) Cases() []Case {
 		{Name: "rolled key in grace", Method: "GET", Path: "/v1/catalog", Authorization: bearer(KeyRolledInGrace), ClientIP: v4, Want: allowLive(KeyRolledInGrace)},
 		{Name: "rolled key after grace", Method: "GET", Path: "/v1/catalog", Authorization: bearer(KeyRolledAfterGrace), ClientIP: v4, Want: deny(401, "key_expired", KeyRolledAfterGrace)},
 	}
+	for i := range cases {
+		c := &cases[i]
+		c.ClientRequestID = "cli-" + strings.ReplaceAll(c.Name, " ", "-")
+		c.Want.ClientRequestID = c.ClientRequestID
+	}
+	// Rows about the client's request id: the edge mints the request id whatever the client
+	// sends, keeps a valid client id as data, and drops an invalid or overlong one.
+	invalid := func(name, id string, want Want) Case {
+		return Case{Name: name, Method: "GET", Path: "/v1/catalog", Authorization: bearer(KeyTestFull), ClientIP: v4, ClientRequestID: id, Want: want}
+	}
+	return append(cases,
+		invalid("client request id with spaces dropped", "bad id with spaces", allowTest(KeyTestFull)),
+		invalid("client request id overlong dropped", strings.Repeat("a", 129), allowTest(KeyTestFull)),
+		invalid("client request id at the bound kept", "cli-"+strings.Repeat("b", 124), withClient(allowTest(KeyTestFull), "cli-"+strings.Repeat("b", 124))),
+		invalid("client request id that looks like an edge id kept as data", "req_00000000000000000000000000000000", withClient(allowTest(KeyTestFull), "req_00000000000000000000000000000000")),
+		Case{Name: "no client request id", Method: "GET", Path: "/v1/catalog", ClientIP: v4, Want: deny(401, "missing_key", "")},
+	)
+}
+
+func withClient(w Want, id string) Want {
+	w.ClientRequestID = id
+	return w
 }

@@ -1,0 +1,13 @@
+-- The client's own X-Request-Id, kept beside the edge-minted request_id (requestlog.Event
+-- client_request_id, optional in schema version 1).
+--
+-- request_id is the only identity: it stays in the sorting key and in the rollup's
+-- uniqExact state, and the edge mints it for every request, so a client that sends one
+-- id with many requests gets many rows and many counts. client_request_id is data: it is
+-- not in any key and no reader deduplicates on it.
+--
+-- Rows stored before this migration read as '' (no client id), as do events without the
+-- field. The rollup's view selects its own columns, so it needs no change. The runner
+-- re-runs a migration interrupted before its record, and treats the "already exists" of
+-- this ALTER as done (18.16 has no ADD COLUMN IF NOT EXISTS).
+ALTER TABLE {{.DB}}.request_logs ADD COLUMN client_request_id String DEFAULT '' AFTER request_id;
