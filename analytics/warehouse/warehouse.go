@@ -21,9 +21,12 @@ type Config struct {
 	Database string
 	// User and Password authenticate; the local server uses "default" and no password.
 	User, Password string
+	// Lazy skips the ping, so the connection is made on first use (offline tools such as
+	// `steller openapi` wire the control plane without any server).
+	Lazy bool
 }
 
-// Open connects to ClickHouse and pings it. The database need not exist yet; queries name
+// Open connects to ClickHouse and pings it (unless cfg.Lazy). The database need not exist yet; queries name
 // it explicitly until EnsureDatabase has run.
 func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 	if cfg.Addr == "" {
@@ -38,6 +41,9 @@ func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: open %s: %w", cfg.Addr, err)
+	}
+	if cfg.Lazy {
+		return conn, nil
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()

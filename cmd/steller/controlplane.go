@@ -75,6 +75,13 @@ func (cp *controlPlane) Close() {
 
 // newControlPlane connects the control plane's stores and wires its parts by hand.
 func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) (*controlPlane, error) {
+	return wireControlPlane(ctx, c, logger, false)
+}
+
+// wireControlPlane is newControlPlane; offline wires it without reaching any server (the
+// pool and the ClickHouse connection connect on first use), for printing the OpenAPI
+// document.
+func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger, offline bool) (*controlPlane, error) {
 	cp := &controlPlane{}
 	fail := func(err error) (*controlPlane, error) { cp.Close(); return nil, err }
 
@@ -84,7 +91,7 @@ func newControlPlane(ctx context.Context, c config.Config, logger *slog.Logger) 
 	}
 	cp.pool = pool
 	cp.closers = append(cp.closers, pool.Close)
-	ch, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword})
+	ch, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword, Lazy: offline})
 	if err != nil {
 		return fail(err)
 	}

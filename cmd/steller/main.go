@@ -57,6 +57,7 @@ func rootCommand() *cli.Command {
 			stackCommand(),
 			createAdminCommand(),
 			probeCommand(),
+			openAPICommand(),
 		},
 	}
 }
