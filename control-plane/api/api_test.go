@@ -204,3 +204,33 @@ func TestHumatestOnTheAPI(t *testing.T) {
 	resp = tapi.Get("/v1/me")
 	require.Equal(t, http.StatusUnauthorized, resp.Code)
 }
+
+// TestHostileURLsAreABadRequestProblem: a NUL byte or invalid UTF-8 anywhere in the path or
+// the query is refused with a 400 problem before any handler (no store can keep such text),
+// and an unknown path is a not_found problem, both with the request id.
+func TestHostileURLsAreABadRequestProblem(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	cases := []struct {
+		target string
+		status int
+		code   string
+	}{
+		{"/v1/webhooks/deliveries?endpoint_id=%00%7D%C3%95", http.StatusBadRequest, "bad_request"},
+		{"/v1/keys?cursor=%FF", http.StatusBadRequest, "bad_request"},
+		{"/v1/keys/key_%00", http.StatusBadRequest, "bad_request"},
+		{"/v1/me?%C3%28=1", http.StatusBadRequest, "bad_request"},
+		{"/no/such/path", http.StatusNotFound, "not_found"},
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		rec := httptest.NewRecorder()
+		env.API.Handler().ServeHTTP(rec, req)
+		require.Equal(t, tc.status, rec.Code, tc.target)
+		assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"), tc.target)
+		var prob map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &prob), tc.target)
+		assert.Equal(t, tc.code, prob["code"], tc.target)
+		assert.Equal(t, rec.Header().Get(api.RequestIDHeader), prob["request_id"], tc.target)
+	}
+}

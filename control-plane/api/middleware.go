@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
@@ -54,6 +58,27 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// unstorableText names the part of r's URL (the path, or a query parameter) that holds
+// text no PostgreSQL column can store (a NUL byte or invalid UTF-8), or returns "". Such a
+// request is refused whole with a 400 before any handler sees it.
+func unstorableText(r *http.Request) string {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
+	if bad(r.URL.Path) {
+		return "the path"
+	}
+	for name, values := range r.URL.Query() {
+		if bad(name) {
+			return "a query parameter name"
+		}
+		for _, v := range values {
+			if bad(v) {
+				return "query parameter " + strconv.Quote(name)
+			}
+		}
+	}
+	return ""
+}
+
 // withRequest gives every request an id (the caller's, when valid) echoed in the
 // response, and logs it once done.
 func withRequest(next http.Handler, log *slog.Logger, clock func() time.Time) http.Handler {
@@ -65,7 +90,12 @@ func withRequest(next http.Handler, log *slog.Logger, clock func() time.Time) ht
 		w.Header().Set(RequestIDHeader, id)
 		start := clock()
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(fault.WithRequest(r.Context(), id, log)))
+		if where := unstorableText(r); where != "" {
+			problem.Write(rec, problem.New(http.StatusBadRequest, problem.StatusCode(http.StatusBadRequest), "Bad Request",
+				where+" contains a NUL byte or is not valid UTF-8", id))
+		} else {
+			next.ServeHTTP(rec, r.WithContext(fault.WithRequest(r.Context(), id, log)))
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Duration("took", clock().Sub(start)))

@@ -140,3 +140,22 @@ func TestEndpointInputIsValidated(t *testing.T) {
 	assert.Error(t, strict.Validate("https://127.0.0.1/", "live"), "loopback literal without AllowPrivateNetworks")
 	assert.Error(t, strict.Validate("https://localhost/", "live"))
 }
+
+// TestHostileBytesAreAClearProblem: bytes PostgreSQL cannot store as text (NUL, invalid
+// UTF-8) in a path or query value are a 4xx problem, never a 500 (schemathesis found
+// `GET /v1/webhooks/deliveries?endpoint_id=%00%7D%C3%95` answering 500).
+func TestHostileBytesAreAClearProblem(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	for _, path := range []string{
+		"/v1/webhooks/deliveries?endpoint_id=%00%7D%C3%95",
+		"/v1/webhooks/deliveries?endpoint_id=%FF%FE",
+		"/v1/webhooks/endpoints/whe_%00",
+		"/v1/webhooks/endpoints/%C3%28",
+		"/v1/webhooks/deliveries?endpoint_id=" + strings.Repeat("a", 5000),
+	} {
+		resp := e.api.Get(path, e.as)
+		assert.True(t, resp.Code >= 400 && resp.Code < 500, "%s answered %d: %s", path, resp.Code, resp.Body.String())
+		assert.Contains(t, resp.Body.String(), `"code":`, path)
+	}
+}
