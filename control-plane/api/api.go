@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -173,8 +174,34 @@ func hConfig(cfg Config) huma.Config {
 		if op.RequestBody != nil {
 			op.MaxBodyBytes = limit
 		}
+		documentCommonErrors(op)
 	})
 	return c
+}
+
+// documentCommonErrors declares on op the problems any operation can answer, whatever its
+// handler: 400 (a NUL byte or invalid UTF-8 in the URL, a body that is not JSON) and 500.
+// An operation that documents only a default error response already covers them.
+func documentCommonErrors(op *huma.Operation) {
+	var media *huma.MediaType
+	for _, r := range op.Responses {
+		if m, ok := r.Content[problem.ContentType]; ok {
+			media = m
+			break
+		}
+	}
+	if media == nil || op.Responses["default"] != nil {
+		return
+	}
+	for _, status := range []int{http.StatusBadRequest, http.StatusInternalServerError} {
+		key := strconv.Itoa(status)
+		if op.Responses[key] == nil {
+			op.Responses[key] = &huma.Response{
+				Description: http.StatusText(status),
+				Content:     map[string]*huma.MediaType{problem.ContentType: media},
+			}
+		}
+	}
 }
 
 // Huma returns the Huma API, for registering the other resource packages' operations.
