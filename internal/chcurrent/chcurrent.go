@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // InstallHint is the command that creates the venv the runner needs.
@@ -121,7 +122,7 @@ func Shared(t testing.TB) *Session {
 // start finds the module root and starts the runner there, with its session in dir (""
 // for a temporary directory that the runner removes when it ends).
 func start(dir string) (*Session, error) {
-	root, err := moduleRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		return nil, fmt.Errorf("chcurrent: %w", err)
 	}
@@ -173,24 +174,6 @@ func startIn(root, dir string) (*Session, error) {
 	}
 	_ = json.Unmarshal([]byte(res.Rows[0][0]), &s.version)
 	return s, nil
-}
-
-// moduleRoot walks up from the working directory (a test's package directory) to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Version is the engine's ClickHouse version, such as 26.9.2.1.

@@ -50,7 +50,7 @@ func lookup(t testing.TB, name string) string {
 }
 
 func fromEnvFile(name string) string {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return ""
 	}
@@ -69,8 +69,8 @@ func fromEnvFile(name string) string {
 	return ""
 }
 
-// repoRoot walks up from the working directory (a test's package directory) to go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory (a test's package directory) to go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
