@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -146,10 +147,7 @@ func New(cfg Config) (*API, error) {
 	a.huma = humago.New(a.mux, hConfig(cfg))
 	a.huma.UseMiddleware(a.rateLimitMiddleware, a.sessionMiddleware)
 	registerDocs(a.mux)
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		problem.Write(w, problem.New(http.StatusNotFound, problem.StatusCode(http.StatusNotFound), "Not Found",
-			"no such path: /openapi.json lists the API's operations", ""))
-	})
+	a.mux.HandleFunc("/", a.noRoute)
 	account.Register(a.huma, account.Deps{Accounts: accounts})
 	workspace.Register(a.huma, workspace.Deps{Workspaces: workspaces, Accounts: accounts})
 	a.handler = withRequest(a.mux, cfg.Logger, cfg.Clock)
@@ -177,6 +175,30 @@ func hConfig(cfg Config) huma.Config {
 		documentCommonErrors(op)
 	})
 	return c
+}
+
+// routeMethods are the methods noRoute tries when a path has no route for the request's.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// noRoute answers what no route serves with a problem: 405 naming the allowed methods when
+// the path exists for other methods, 404 otherwise (the mux's own answers are plain text).
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range routeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		problem.Write(w, problem.New(http.StatusMethodNotAllowed, problem.StatusCode(http.StatusMethodNotAllowed),
+			"Method Not Allowed", r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "), ""))
+		return
+	}
+	problem.Write(w, problem.New(http.StatusNotFound, problem.StatusCode(http.StatusNotFound), "Not Found",
+		"no such path: /openapi.json lists the API's operations", ""))
 }
 
 // documentCommonErrors declares on op the problems any operation can answer, whatever its

@@ -221,9 +221,15 @@ func TestHostileURLsAreABadRequestProblem(t *testing.T) {
 		{"/v1/keys/key_%00", http.StatusBadRequest, "bad_request"},
 		{"/v1/me?%C3%28=1", http.StatusBadRequest, "bad_request"},
 		{"/no/such/path", http.StatusNotFound, "not_found"},
+		{"TRACE /v1/me", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"PUT /v1/workspace/members", http.StatusMethodNotAllowed, "method_not_allowed"},
 	}
 	for _, tc := range cases {
-		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		method, target, ok := strings.Cut(tc.target, " ")
+		if !ok {
+			method, target = http.MethodGet, tc.target
+		}
+		req := httptest.NewRequest(method, target, nil)
 		rec := httptest.NewRecorder()
 		env.API.Handler().ServeHTTP(rec, req)
 		require.Equal(t, tc.status, rec.Code, tc.target)
@@ -232,5 +238,8 @@ func TestHostileURLsAreABadRequestProblem(t *testing.T) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &prob), tc.target)
 		assert.Equal(t, tc.code, prob["code"], tc.target)
 		assert.Equal(t, rec.Header().Get(api.RequestIDHeader), prob["request_id"], tc.target)
+		if tc.status == http.StatusMethodNotAllowed {
+			assert.Contains(t, rec.Header().Get("Allow"), http.MethodGet, tc.target)
+		}
 	}
 }
