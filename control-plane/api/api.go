@@ -183,11 +183,23 @@ var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, ht
 // noRoute answers what no route serves with a problem: 405 naming the allowed methods when
 // the path exists for other methods, 404 otherwise (the mux's own answers are plain text).
 func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
+	// The path's resource is the most specific route pattern any method reaches
+	// (POST /v1/admin/policies/rollback, not GET /v1/admin/policies/{id}); only the methods
+	// of that pattern are allowed.
 	var allowed []string
+	best := ""
 	for _, m := range routeMethods {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := a.mux.Handler(probe); pattern != "" && pattern != "/" {
+		_, pattern := a.mux.Handler(probe)
+		_, path, _ := strings.Cut(pattern, " ")
+		if pattern == "" || path == "" || pattern == "/" {
+			continue
+		}
+		switch {
+		case best == "" || strings.Count(path, "{") < strings.Count(best, "{"):
+			best, allowed = path, []string{m}
+		case path == best:
 			allowed = append(allowed, m)
 		}
 	}
