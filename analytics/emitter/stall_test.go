@@ -46,7 +46,13 @@ func TestStalledBrokerSpools(t *testing.T) {
 		}
 	}
 	emit(0, before)
-	waitFor(t, 10*time.Second, "the first events to be sent", func() bool { return e.Stats().Sent > 0 })
+	// On a loaded machine the first produce can outlast StallTimeout, so the first events
+	// may go through the spool: wait until they are all acknowledged, by either path, and
+	// the emitter sends directly again, so the stall below is what makes it spool.
+	waitFor(t, 20*time.Second, "the first events to be sent", func() bool {
+		s := e.Stats()
+		return s.Sent+s.Replayed >= before && !s.Spooling
+	})
 
 	stalled.Store(true)
 	emit(before, before+during)
