@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/auth"
@@ -23,9 +23,6 @@ import (
 
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
-
-// validRequestID accepts ids a client or proxy may send; anything else is replaced.
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // RequestID returns the request id of ctx, or "" outside a request.
 func RequestID(ctx context.Context) string { return fault.RequestID(ctx) }
@@ -84,7 +81,7 @@ func unstorableText(r *http.Request) string {
 func withRequest(next http.Handler, log *slog.Logger, clock func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !validRequestID.MatchString(id) {
+		if !identity.ValidClientRequestID(id) { // a client or proxy id by the edge's rule; else replaced
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)

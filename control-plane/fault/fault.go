@@ -9,6 +9,8 @@ package fault
 import (
 	"errors"
 	"net/http"
+
+	"github.com/steller/platform/contract/problem"
 )
 
 // The error kinds, matched with errors.Is.
@@ -39,20 +41,20 @@ const (
 	CodeInternal = "internal_error"
 )
 
-// kinds maps each kind to its status and default code.
+// kinds maps each kind to its status; its default code is the status's
+// (problem.StatusCode: validation_failed, not_found, conflict, ...).
 var kinds = []struct {
 	kind   error
 	status int
-	code   string
 }{
-	{ErrValidation, http.StatusUnprocessableEntity, "validation_failed"},
-	{ErrNotFound, http.StatusNotFound, "not_found"},
-	{ErrConflict, http.StatusConflict, "conflict"},
-	{ErrForbidden, http.StatusForbidden, "forbidden"},
-	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
-	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
-	{ErrGone, http.StatusGone, "gone"},
-	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{ErrValidation, http.StatusUnprocessableEntity},
+	{ErrNotFound, http.StatusNotFound},
+	{ErrConflict, http.StatusConflict},
+	{ErrForbidden, http.StatusForbidden},
+	{ErrUnauthorized, http.StatusUnauthorized},
+	{ErrRateLimited, http.StatusTooManyRequests},
+	{ErrGone, http.StatusGone},
+	{ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // Error is an error of one kind with a message safe to show to the caller, an optional
@@ -111,7 +113,7 @@ func KindCode(err error) (status int, code string, ok bool) {
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.kind) {
-			return k.status, k.code, true
+			return k.status, problem.StatusCode(k.status), true
 		}
 	}
 	return http.StatusInternalServerError, CodeInternal, false

@@ -90,44 +90,35 @@ func build(ctx context.Context, status int, msg string, errs []error) *ErrorMode
 		if err == nil {
 			continue
 		}
-		if kstatus, kcode, ok := KindCode(err); ok && status >= http.StatusInternalServerError {
-			status, code = kstatus, kcode
-			var fe *Error
-			if errors.As(err, &fe) {
-				msg = fe.Message
+		var fe *Error
+		isFault := errors.As(err, &fe)
+		kstatus, kcode, kind := KindCode(err)
+		decides := kind && status >= http.StatusInternalServerError
+		if decides { // a service error a handler returned: its kind decides the answer
+			status, code, msg = kstatus, kcode, err.Error()
+			if isFault {
+				msg, cause = fe.Message, fe.Cause
 				if fe.Code != "" {
 					code = fe.Code
 				}
-				if fe.Field != "" {
-					details = append(details, problem.FieldError{Location: fe.Field, Message: fe.Message, Value: fe.Value})
-				}
-				cause = fe.Cause
-			} else {
-				msg = err.Error()
 			}
-			continue
 		}
-		var fe *Error
-		if errors.As(err, &fe) && fe.Field != "" {
+		d, detailer := err.(huma.ErrorDetailer)
+		switch {
+		case isFault && fe.Field != "":
 			details = append(details, problem.FieldError{Location: fe.Field, Message: fe.Message, Value: fe.Value})
-			continue
-		}
-		if d, ok := err.(huma.ErrorDetailer); ok {
+		case decides:
+		case detailer:
 			hd := d.ErrorDetail()
 			details = append(details, problem.FieldError{Location: hd.Location, Message: hd.Message, Value: hd.Value})
-			continue
-		}
-		if status >= http.StatusInternalServerError {
+		case status >= http.StatusInternalServerError:
 			cause = errors.Join(cause, err)
-			continue
+		default:
+			details = append(details, problem.FieldError{Message: err.Error()})
 		}
-		details = append(details, problem.FieldError{Message: err.Error()})
 	}
 	if code == "" {
-		code = problem.StatusCode(status)
-		if status == http.StatusInternalServerError {
-			code = CodeInternal
-		}
+		code = problem.StatusCode(status) // internal_error for a 500
 	}
 	if status >= http.StatusInternalServerError && (status == http.StatusInternalServerError || cause != nil) {
 		if status == http.StatusInternalServerError {

@@ -17,17 +17,12 @@ func NewRequestID() string {
 	return string(out[:])
 }
 
-// ValidRequestID reports whether an id is well formed by identity.ValidClientRequestID's
-// rule: 1 to 128 characters of letters, digits, '-', '_', '.', ':'. A client's
-// X-Request-Id is kept (as the client request id) only when it is.
-func ValidRequestID(id string) bool { return identity.ValidClientRequestID(id) }
-
-// ClientRequestID returns a client's X-Request-Id when it is valid, else "" (an invalid
-// one is dropped, never stored). It is data about the request, never its identity: the
+// ClientRequestID returns a client's X-Request-Id when identity.ValidClientRequestID
+// accepts it, else "" (an invalid one is dropped, never stored). It is data about the request, never its identity: the
 // edge always mints the request id itself (NewRequestID), so a client cannot make two
 // requests share an id and fold them together in the logs or the counts.
 func ClientRequestID(incoming string) string {
-	if ValidRequestID(incoming) {
+	if identity.ValidClientRequestID(incoming) {
 		return incoming
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
@@ -75,7 +76,7 @@ func TestRequestID(t *testing.T) {
 	a, b := edge.NewRequestID(), edge.NewRequestID()
 	assert.NotEqual(t, a, b)
 	assert.Len(t, a, 36)
-	assert.True(t, edge.ValidRequestID(a))
+	assert.True(t, identity.ValidClientRequestID(a))
 	for id, want := range map[string]bool{
 		"":                        false,
 		"abc-123_x.y:z":           true,
@@ -83,7 +84,7 @@ func TestRequestID(t *testing.T) {
 		"new\nline":               false,
 		string(make([]byte, 129)): false,
 	} {
-		assert.Equal(t, want, edge.ValidRequestID(id), "%q", id)
+		assert.Equal(t, want, identity.ValidClientRequestID(id), "%q", id)
 	}
 	assert.Equal(t, "keep-me", edge.ClientRequestID("keep-me"))
 	assert.Empty(t, edge.ClientRequestID("bad id"), "an invalid client id is dropped")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
@@ -191,7 +192,7 @@ func TestUntrustedForwardedForIsIgnored(t *testing.T) {
 	assert.Equal(t, "page=2", got.Query)
 	assert.Equal(t, "127.0.0.1", http.Header(got.Header).Get("X-Forwarded-For"))
 	rid := resp.Header.Get("X-Request-Id")
-	assert.True(t, edge.ValidRequestID(rid))
+	assert.True(t, identity.ValidClientRequestID(rid))
 	assert.NotEqual(t, "bad id with spaces", rid)
 	assert.Equal(t, rid, http.Header(got.Header).Get("X-Request-Id"))
 	assert.Equal(t, 2, e.events.Len())
