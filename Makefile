@@ -14,11 +14,12 @@ dev: build
 test:
 	bash scripts/test.sh
 
-## build: compile the steller binary into bin/
+## build: compile the steller binary into bin/, installing the web assets it embeds first (install.sh web)
 build:
+	bash scripts/install.sh web
 	$(GO) build -o $(BIN) ./cmd/steller
 
-## install: install PostgreSQL, ClickHouse, Kafka jars, deck and Go modules (idempotent)
+## install: install PostgreSQL, ClickHouse, Kafka jars, deck, Go modules, the Python tools and the web assets (idempotent)
 install:
 	bash scripts/install.sh
 

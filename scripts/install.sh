@@ -8,11 +8,14 @@
 #   python   a virtualenv in .cache/venv (the machine's python3) with the pinned Python tools of
 #            scripts/python/requirements.txt from PyPI: chdb (current ClickHouse in process),
 #            schemathesis, standardwebhooks
+#   web      the npm packages of package.json, exactly as package-lock.json pins them (npm ci),
+#            and Swagger UI's files from them into control-plane/api/docsassets/vendor, which
+#            the binary embeds for /docs (go:embed cannot reach node_modules)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python)
+[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python web)
 
 log() { printf '[install] %s\n' "$*" >&2; }
 
@@ -87,6 +90,38 @@ install_python() {
 	echo "$stamp" >"$venv/.requirements-sha256"
 }
 
+# stamped DIR STAMP: DIR was built from the package.json and package-lock.json hashed as STAMP.
+stamped() { [ -f "$1/.lock-sha256" ] && [ "$(cat "$1/.lock-sha256")" = "$2" ]; }
+
+# npm ci starts by deleting node_modules, so it runs only when package.json or
+# package-lock.json changed since the last one (or node_modules was lost). The vendor
+# directory is built aside and moved into place with its stamp, so the binary never embeds
+# half a copy; go:embed skips dot files, so neither the stamp nor .vendor.tmp is embedded.
+install_web() {
+	local modules=node_modules dist=node_modules/swagger-ui-dist
+	local vendor=control-plane/api/docsassets/vendor tmp=control-plane/api/docsassets/.vendor.tmp
+	# The files of swagger-ui-dist that /docs serves, with its licence and notice.
+	local files=(swagger-ui-bundle.js swagger-ui-standalone-preset.js swagger-ui.css LICENSE NOTICE)
+	local stamp f
+	stamp=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
+	if stamped "$vendor" "$stamp"; then
+		return 0
+	fi
+	if ! stamped "$modules" "$stamp"; then
+		command -v npm >/dev/null || apt_install nodejs npm
+		log "npm ci: the packages of package-lock.json into $modules"
+		npm ci --no-audit --no-fund --loglevel=error
+		echo "$stamp" >"$modules/.lock-sha256"
+	fi
+	log "copying Swagger UI $(node -p "require('./$dist/package.json').version") from $dist into $vendor"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for f in "${files[@]}"; do cp "$dist/$f" "$tmp/"; done
+	echo "$stamp" >"$tmp/.lock-sha256"
+	rm -rf "$vendor"
+	mv "$tmp" "$vendor"
+}
+
 for part in "${parts[@]}"; do
 	case "$part" in
 	servers) install_servers ;;
@@ -94,6 +129,7 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	go) install_go ;;
 	python) install_python ;;
-	*) log "unknown part: $part (servers, kafka, tools, go, python)"; exit 2 ;;
+	web) install_web ;;
+	*) log "unknown part: $part (servers, kafka, tools, go, python, web)"; exit 2 ;;
 	esac
 done

@@ -6,31 +6,31 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/internal/config"
 )
 
-// openAPICommand prints the management API's OpenAPI document without any server: the
-// control plane is wired with connections that are never opened, so SDK generators and
-// marketplace listings can take the document from a build.
+// openAPICommand prints an OpenAPI document without any server: the control plane is wired
+// with connections that are never opened, so SDK generators and marketplace listings can
+// take the documents from a build.
 func openAPICommand() *cli.Command {
 	return &cli.Command{
 		Name:  "openapi",
-		Usage: "print the control plane's OpenAPI 3.1 document (JSON) without any server",
-		Flags: []cli.Flag{&cli.StringFlag{Name: "api", Value: "management", Usage: "which API: management"}},
+		Usage: "print an OpenAPI 3.1 document (JSON) without any server",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "api", Value: api.DocManagement,
+			Usage: "which document: " + strings.Join(api.DocNames, ", ") + " (the whole control plane: management and admin)"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.String("api") != "management" {
-				return fmt.Errorf("--api %q: only the management API's document is printed by this build", cmd.String("api"))
-			}
-			return printOpenAPI(ctx, cmd.Root().Writer)
+			return printOpenAPI(ctx, cmd.Root().Writer, cmd.String("api"))
 		},
 	}
 }
 
-// printOpenAPI writes the management API's document to w.
-func printOpenAPI(ctx context.Context, w io.Writer) error {
+// printOpenAPI writes the document name (api.DocNames) to w.
+func printOpenAPI(ctx context.Context, w io.Writer, name string) error {
 	c := config.Config{
 		// Placeholders: nothing connects to them. Port 1 on loopback refuses at once should
 		// anything try.
@@ -44,7 +44,11 @@ func printOpenAPI(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("openapi: wire the control plane: %w", err)
 	}
 	defer cp.Close()
-	raw, err := cp.api.Huma().OpenAPI().MarshalJSON()
+	doc, err := cp.api.Document(name)
+	if err != nil {
+		return fmt.Errorf("openapi: --api: %w", err)
+	}
+	raw, err := doc.MarshalJSON()
 	if err != nil {
 		return errors.Join(errors.New("openapi: encode"), err)
 	}

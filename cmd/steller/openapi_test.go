@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,30 +17,53 @@ import (
 // with points at a closed port and is never opened.
 func TestOpenAPIPrintsOffline(t *testing.T) {
 	t.Parallel()
-	var out bytes.Buffer
-	root := rootCommand()
-	root.Writer = &out
-	require.NoError(t, root.Run(context.Background(), []string{"steller", "openapi"}))
-	var doc struct {
-		OpenAPI    string                    `json:"openapi"`
-		Paths      map[string]map[string]any `json:"paths"`
-		Components struct {
-			Schemas map[string]struct {
-				Properties map[string]any `json:"properties"`
-			} `json:"schemas"`
-		} `json:"components"`
+	docs := map[string]openAPIDoc{}
+	for _, name := range []string{"", "partner", "management", "admin", "control-plane"} {
+		var out bytes.Buffer
+		root := rootCommand()
+		root.Writer = &out
+		args := []string{"steller", "openapi"}
+		if name != "" {
+			args = append(args, "--api", name)
+		}
+		require.NoError(t, root.Run(context.Background(), args))
+		var doc openAPIDoc
+		require.NoError(t, json.Unmarshal(out.Bytes(), &doc), name)
+		assert.Equal(t, "3.1.0", doc.OpenAPI, name)
+		docs[name] = doc
 	}
-	require.NoError(t, json.Unmarshal(out.Bytes(), &doc))
-	assert.Equal(t, "3.1.0", doc.OpenAPI)
+	assert.Equal(t, docs["management"], docs[""], "the management API is the default")
+
+	all := docs["control-plane"]
 	for _, p := range []string{"/v1/public/signup", "/v1/keys", "/v1/logs", "/v1/usage", "/v1/webhooks/endpoints",
 		"/v1/admin/partners", "/v1/admin/policies", "/v1/console/test-order"} {
-		assert.Contains(t, doc.Paths, p)
+		assert.Contains(t, all.Paths, p)
 	}
-	errModel := doc.Components.Schemas["ErrorModel"].Properties
+	for p := range all.Paths {
+		_, inManagement := docs["management"].Paths[p]
+		_, inAdmin := docs["admin"].Paths[p]
+		assert.True(t, inManagement != inAdmin, "%s is in exactly one of management and admin", p)
+		assert.Equal(t, strings.HasPrefix(p, "/v1/admin/"), inAdmin, p)
+	}
+	assert.Len(t, docs["management"].Paths, len(all.Paths)-len(docs["admin"].Paths))
+	errModel := all.Components.Schemas["ErrorModel"].Properties
 	for _, f := range []string{"type", "title", "status", "detail", "code", "request_id", "errors"} {
 		assert.Contains(t, errModel, f, "the error schema declares every field the server sends")
+		assert.Contains(t, docs["partner"].Components.Schemas["Problem"].Properties, f, "the partner API's problem declares it too")
 	}
+	assert.ElementsMatch(t, []string{"/v1/catalog", "/v1/orders", "/v1/orders/{id}", "/v1/balance"}, slices.Collect(maps.Keys(docs["partner"].Paths)))
 
 	err := rootCommand().Run(context.Background(), []string{"steller", "openapi", "--api", "nonsense"})
 	require.ErrorContains(t, err, "nonsense")
+}
+
+// openAPIDoc is the part of an OpenAPI document the test reads.
+type openAPIDoc struct {
+	OpenAPI    string                    `json:"openapi"`
+	Paths      map[string]map[string]any `json:"paths"`
+	Components struct {
+		Schemas map[string]struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"schemas"`
+	} `json:"components"`
 }

@@ -22,29 +22,29 @@ const TypeBase = "https://docs.steller.dev/problems/"
 // "body.email" or "query.limit", what is wrong with it, and the value it had.
 type FieldError struct {
 	// Location is where the field is, such as "body.amount_cents" or "query.status".
-	Location string `json:"location,omitempty"`
+	Location string `json:"location,omitempty" doc:"Where the field is, such as body.amount_cents or query.status."`
 	// Message says what is wrong with the field.
-	Message string `json:"message,omitempty"`
+	Message string `json:"message,omitempty" doc:"What is wrong with it."`
 	// Value is the offending value (never a secret).
-	Value any `json:"value,omitempty"`
+	Value any `json:"value,omitempty" doc:"The offending value (never a secret)."`
 }
 
 // Document is a problem document with Steller's extension members code and request_id.
 type Document struct {
 	// Type is a URL naming the code: TypeBase + Code.
-	Type string `json:"type"`
+	Type string `json:"type" format:"uri" doc:"A URL naming the code in the docs."`
 	// Title is a short human summary of the code.
-	Title string `json:"title"`
+	Title string `json:"title" doc:"A short human summary of the code."`
 	// Status is the HTTP status code.
-	Status int `json:"status"`
+	Status int `json:"status" minimum:"400" maximum:"599" doc:"The HTTP status code."`
 	// Detail explains this occurrence.
-	Detail string `json:"detail,omitempty"`
+	Detail string `json:"detail,omitempty" doc:"What happened this time."`
 	// Code is the stable machine-readable code clients branch on.
-	Code string `json:"code"`
+	Code string `json:"code" doc:"The stable machine-readable code to branch on."`
 	// RequestID is the id of the request that failed (X-Request-Id).
-	RequestID string `json:"request_id,omitempty"`
+	RequestID string `json:"request_id,omitempty" doc:"The X-Request-Id of the request that failed; quote it to support."`
 	// Errors lists the invalid inputs of a validation failure.
-	Errors []FieldError `json:"errors,omitempty"`
+	Errors []FieldError `json:"errors,omitempty" doc:"The invalid inputs of a validation failure."`
 }
 
 // New returns the document for code with status, title and detail; the type URL comes from

@@ -147,6 +147,7 @@ func New(cfg Config) (*API, error) {
 	a.huma = humago.New(a.mux, hConfig(cfg))
 	a.huma.UseMiddleware(a.rateLimitMiddleware, a.sessionMiddleware)
 	registerDocs(a.mux)
+	a.registerOpenAPIDocs()
 	a.mux.HandleFunc("/", a.noRoute)
 	account.Register(a.huma, account.Deps{Accounts: accounts})
 	workspace.Register(a.huma, workspace.Deps{Workspaces: workspaces, Accounts: accounts})

@@ -25,3 +25,21 @@ func New(prefix string) string {
 	}
 	return b.String()
 }
+
+// Pattern is the regular expression of the ids New(prefix) returns, for API schemas.
+func Pattern(prefix string) string { return "^" + prefix + "_[a-z2-7]{20}$" }
+
+// Valid reports whether id has the shape of an id New(prefix) returns, so a malformed id
+// can be refused before it reaches a query.
+func Valid(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(rest) != 20 {
+		return false
+	}
+	for i := range len(rest) {
+		if strings.IndexByte(alphabet, rest[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -20,3 +20,14 @@ func TestNewIsPrefixedAndUnique(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestValidMatchesPattern(t *testing.T) {
+	t.Parallel()
+	shape := regexp.MustCompile(ident.Pattern("ord"))
+	for _, id := range []string{ident.New("ord"), ident.New("ptr"), "ord_", "ord_abcdefghijklmnopqrs1", "ord_abcdefghijklmnopqrst",
+		"ord_ABCDEFGHIJKLMNOPQRST", "ord_abcdefghijklmnopqrstu", "xord_abcdefghijklmnopqrst", "ord_abcdefghijklmnopqrs\x00"} {
+		assert.Equal(t, shape.MatchString(id), ident.Valid("ord", id), id)
+	}
+	assert.True(t, ident.Valid("ord", ident.New("ord")))
+	assert.False(t, ident.Valid("ord", ident.New("ptr")))
+}

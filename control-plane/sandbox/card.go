@@ -17,9 +17,9 @@ const cardAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // Card is the fake gift card of a completed sandbox order.
 type Card struct {
 	// Code is "SBX-XXXX-XXXX-XXXX".
-	Code string `json:"code"`
+	Code string `json:"code" pattern:"^SBX(-[0-9A-HJKMNP-TV-Z]{4}){3}$" doc:"The card code."`
 	// PIN is four digits.
-	PIN string `json:"pin"`
+	PIN string `json:"pin" pattern:"^[0-9]{4}$" doc:"The card's PIN."`
 }
 
 // CardFor returns the deterministic card of an order: HMAC-SHA256 of the order id under a

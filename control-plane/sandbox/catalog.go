@@ -25,19 +25,19 @@ const (
 // MinAmountCents to MaxAmountCents.
 type Product struct {
 	// ID is the product id orders name.
-	ID string `json:"id"`
+	ID string `json:"id" doc:"The id orders name."`
 	// Name is the product's display name.
-	Name string `json:"name"`
+	Name string `json:"name" doc:"The display name."`
 	// Brand is the card's brand.
-	Brand string `json:"brand"`
+	Brand string `json:"brand" doc:"The card's brand."`
 	// Currency is always Currency.
-	Currency string `json:"currency"`
+	Currency string `json:"currency" enum:"USD" doc:"ISO 4217 currency code."`
 	// Denominations are the accepted amounts in cents; empty for a range product.
-	Denominations []int64 `json:"denominations,omitempty"`
+	Denominations []int64 `json:"denominations,omitempty" doc:"The accepted amounts in cents; absent for a range product."`
 	// MinAmountCents is the smallest accepted amount of a range product.
-	MinAmountCents int64 `json:"min_amount_cents,omitempty"`
+	MinAmountCents int64 `json:"min_amount_cents,omitempty" doc:"The smallest accepted amount of a range product."`
 	// MaxAmountCents is the largest accepted amount of a range product.
-	MaxAmountCents int64 `json:"max_amount_cents,omitempty"`
+	MaxAmountCents int64 `json:"max_amount_cents,omitempty" doc:"The largest accepted amount of a range product."`
 }
 
 // catalog is the sandbox's fixed product list (documented in README.md). Brands are

@@ -26,10 +26,18 @@ type caller struct {
 
 func (v *Vendor) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/catalog", v.identified(map[string]handlerFunc{http.MethodGet: v.getCatalog}))
-	mux.Handle("/v1/orders", v.identified(map[string]handlerFunc{http.MethodPost: v.createOrder}))
-	mux.Handle("/v1/orders/{id}", v.identified(map[string]handlerFunc{http.MethodGet: v.getOrder}))
-	mux.Handle("/v1/balance", v.identified(map[string]handlerFunc{http.MethodGet: v.getBalance}))
+	byPath := map[string]map[string]handlerFunc{}
+	var paths []string
+	for _, op := range operations {
+		if byPath[op.path] == nil {
+			byPath[op.path] = map[string]handlerFunc{}
+			paths = append(paths, op.path)
+		}
+		byPath[op.path][op.method] = func(w http.ResponseWriter, r *http.Request, c caller) { op.serve(v, w, r, c) }
+	}
+	for _, path := range paths {
+		mux.Handle(path, v.identified(byPath[path]))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r.Header.Get(identity.HeaderRequestID), codeNotFound, "No such path in the sandbox API.", nil)
 	})
@@ -71,7 +79,7 @@ func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 }
 
 func (v *Vendor) getCatalog(w http.ResponseWriter, _ *http.Request, _ caller) {
-	writeJSON(w, http.StatusOK, map[string]any{"products": Catalog()})
+	writeJSON(w, http.StatusOK, CatalogPage{Products: Catalog()})
 }
 
 func (v *Vendor) getBalance(w http.ResponseWriter, r *http.Request, c caller) {
@@ -80,11 +88,16 @@ func (v *Vendor) getBalance(w http.ResponseWriter, r *http.Request, c caller) {
 		v.internal(w, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"balance_cents": cents, "currency": currency})
+	writeJSON(w, http.StatusOK, Balance{BalanceCents: cents, Currency: currency})
 }
 
 func (v *Vendor) getOrder(w http.ResponseWriter, r *http.Request, c caller) {
-	o, ok, err := getOrder(r.Context(), v.pool, orderByIDSQL, c.partnerID, r.PathValue("id"))
+	id := r.PathValue("id")
+	if !ident.Valid("ord", id) {
+		writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
+		return
+	}
+	o, ok, err := getOrder(r.Context(), v.pool, orderByIDSQL, c.partnerID, id)
 	if err != nil {
 		v.internal(w, c, err)
 		return
@@ -177,20 +190,32 @@ func (v *Vendor) replay(ctx context.Context, w http.ResponseWriter, c caller, ke
 // decodeOrder reads a JSON body that must hold one object with known fields only.
 func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []problem.FieldError) {
 	var req OrderRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return req, []problem.FieldError{{Location: "body", Message: "the body is larger than 64 KiB"}}
+	}
 	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = errors.New("the body must hold exactly one JSON object")
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(&req); err == nil {
+			if _, extra := dec.Token(); extra != io.EOF {
+				err = errors.New("the body must hold exactly one JSON object")
+			}
 		}
 	}
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return req, []problem.FieldError{{Location: "body", Message: "the body is larger than 64 KiB"}}
-	case err != nil:
+	if err != nil {
 		return req, []problem.FieldError{{Location: "body", Message: "invalid JSON body: " + err.Error()}}
+	}
+	// A null metadata value would decode as "": the schema says values are strings.
+	var values struct {
+		Metadata map[string]*string `json:"metadata"`
+	}
+	_ = json.Unmarshal(raw, &values) // it decoded as OrderRequest above
+	for k, v := range values.Metadata {
+		if v == nil {
+			return req, []problem.FieldError{{Location: "body.metadata." + k, Message: "must be a string, not null"}}
+		}
 	}
 	return req, nil
 }

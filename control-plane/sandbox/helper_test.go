@@ -167,7 +167,9 @@ func (e *env) do(t *testing.T, method, path string, h http.Header, body any) rep
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return reply{status: resp.StatusCode, header: resp.Header, body: raw}
+	r := reply{status: resp.StatusCode, header: resp.Header, body: raw}
+	check(t, method, path, r)
+	return r
 }
 
 // order places an order for partner with an idempotency key.

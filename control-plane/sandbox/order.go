@@ -39,21 +39,21 @@ const (
 // Recipient is who the card is for; optional and only echoed back by the sandbox.
 type Recipient struct {
 	// Email is the recipient's address.
-	Email string `json:"email,omitempty"`
+	Email string `json:"email,omitempty" nullable:"true" maxLength:"254" doc:"A plain address, no display name; empty or null is absent."`
 	// Name is the recipient's name.
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" nullable:"true" maxLength:"200" doc:"The recipient's name."`
 }
 
 // OrderRequest is the body of POST /v1/orders.
 type OrderRequest struct {
 	// ProductID names a catalog product.
-	ProductID string `json:"product_id"`
+	ProductID string `json:"product_id" minLength:"1" doc:"A product id from GET /v1/catalog." example:"sbx_amazing_books"`
 	// AmountCents is the card's face value in cents.
-	AmountCents int64 `json:"amount_cents"`
+	AmountCents int64 `json:"amount_cents" minimum:"1" doc:"The face value in cents: one of the product's denominations or within its range. Sandbox magic amounts: 13 fails with vendor_out_of_stock, 42 with vendor_timeout." example:"2500"`
 	// Recipient is optional.
-	Recipient *Recipient `json:"recipient,omitempty"`
+	Recipient *Recipient `json:"recipient,omitempty" doc:"Who the card is for; only echoed back."`
 	// Metadata is up to 20 string pairs kept with the order.
-	Metadata map[string]string `json:"metadata,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty" maxProperties:"20" doc:"Up to 20 string pairs kept with the order: keys 1 to 40 bytes, values at most 500 bytes."`
 }
 
 // validate checks the request against the catalog and the limits, and normalises it (an
@@ -108,29 +108,29 @@ func (r *OrderRequest) hash() []byte {
 // Order is an order as the API returns it.
 type Order struct {
 	// ID is the order id (ord_…).
-	ID string `json:"id"`
+	ID string `json:"id" doc:"The order id."`
 	// Status is StatusPending, StatusCompleted or StatusFailed.
-	Status string `json:"status"`
+	Status string `json:"status" enum:"pending,completed,failed" doc:"pending, then completed or failed."`
 	// ProductID is the product ordered.
-	ProductID string `json:"product_id"`
+	ProductID string `json:"product_id" doc:"The product ordered."`
 	// AmountCents is the face value in cents.
-	AmountCents int64 `json:"amount_cents"`
+	AmountCents int64 `json:"amount_cents" doc:"The face value in cents."`
 	// Currency is Currency.
-	Currency string `json:"currency"`
+	Currency string `json:"currency" enum:"USD" doc:"ISO 4217 currency code."`
 	// Recipient is as given, or null.
-	Recipient *Recipient `json:"recipient"`
+	Recipient *Recipient `json:"recipient" doc:"As given, or null."`
 	// Metadata is as given, or null.
-	Metadata map[string]string `json:"metadata"`
+	Metadata map[string]string `json:"metadata" nullable:"true" doc:"As given, or null."`
 	// FailureReason is a stable code once failed, else null.
-	FailureReason *string `json:"failure_reason"`
+	FailureReason *string `json:"failure_reason" enum:"vendor_out_of_stock,vendor_timeout" doc:"Why it failed; null unless failed."`
 	// Card is the gift card once completed, else null.
-	Card *Card `json:"card"`
+	Card *Card `json:"card" doc:"The gift card; null unless completed."`
 	// RequestID is the X-Request-Id of the request that created the order.
-	RequestID string `json:"request_id"`
+	RequestID string `json:"request_id" doc:"The edge's X-Request-Id of the request that created the order."`
 	// CreatedAt is when the order was accepted (RFC 3339).
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt time.Time `json:"created_at" doc:"When the order was accepted."`
 	// FinishedAt is when it completed or failed, else null.
-	FinishedAt *time.Time `json:"finished_at"`
+	FinishedAt *time.Time `json:"finished_at" doc:"When it completed or failed; null while pending."`
 }
 
 // orderRow is one sandbox_orders row.

@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/steller/platform/contract/problem"
 )
@@ -51,6 +53,11 @@ var codeInfo = map[string]struct {
 	CodeInternal:            {http.StatusInternalServerError, "Internal error", "The edge failed to process the request."},
 	CodeUpstreamUnavailable: {http.StatusBadGateway, "Upstream unavailable", "The upstream service did not answer."},
 	CodeUpstreamTimeout:     {http.StatusGatewayTimeout, "Upstream timeout", "The upstream service did not answer in time."},
+}
+
+// Codes returns every denial code, sorted.
+func Codes() []string {
+	return slices.Sorted(maps.Keys(codeInfo))
 }
 
 func statusFor(code string) int {

@@ -1,0 +1,115 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/steller/platform/contract/problem"
+	"github.com/steller/platform/control-plane/sandbox"
+)
+
+// The OpenAPI documents the control plane serves, by name (steller openapi --api <name>):
+// what a partner integrates with first, then what it manages its account with, then the
+// platform admins' operations. Huma's own /openapi.json is the whole control plane
+// (management and admin together), for tools that test every operation.
+const (
+	DocPartner      = "partner"
+	DocManagement   = "management"
+	DocAdmin        = "admin"
+	DocControlPlane = "control-plane"
+)
+
+// DocNames are the documents in the order the docs page presents them.
+var DocNames = []string{DocPartner, DocManagement, DocAdmin, DocControlPlane}
+
+// adminPrefix starts every platform-admin operation's path.
+const adminPrefix = "/v1/admin/"
+
+// DocPath is the stable URL path of the document name.
+func DocPath(name string) string {
+	if name == DocControlPlane {
+		return "/openapi.json"
+	}
+	return "/openapi/" + name + ".json"
+}
+
+// Document returns the OpenAPI document name: the partner API's (the gift-card API behind
+// the edge, sandbox.PartnerOpenAPI), or a view of the control plane's operations.
+func (a *API) Document(name string) (*huma.OpenAPI, error) {
+	full := a.huma.OpenAPI()
+	var keep func(path string) bool
+	switch name {
+	case DocPartner:
+		return sandbox.PartnerOpenAPI(full.Info.Version), nil
+	case DocControlPlane:
+		return full, nil
+	case DocManagement:
+		keep = func(path string) bool { return !strings.HasPrefix(path, adminPrefix) }
+	case DocAdmin:
+		keep = func(path string) bool { return strings.HasPrefix(path, adminPrefix) }
+	default:
+		return nil, fmt.Errorf("no OpenAPI document %q; the documents are %s", name, strings.Join(DocNames, ", "))
+	}
+	view := *full
+	info := *full.Info
+	view.Info = &info
+	view.Paths = map[string]*huma.PathItem{}
+	used := map[string]bool{}
+	for path, item := range full.Paths {
+		if !keep(path) {
+			continue
+		}
+		view.Paths[path] = item
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op != nil {
+				for _, tag := range op.Tags {
+					used[tag] = true
+				}
+			}
+		}
+	}
+	view.Tags = nil
+	for _, tag := range full.Tags {
+		if used[tag.Name] {
+			view.Tags = append(view.Tags, tag)
+		}
+	}
+	switch name {
+	case DocManagement:
+		info.Title = "Steller management API"
+		info.Description = "What a partner's team manages its account with: sign-up and sessions, the workspace and its members, " +
+			"API keys, webhooks, request logs and usage. " + full.Info.Description
+	case DocAdmin:
+		info.Title = "Steller admin API"
+		info.Description = "Platform admins' operations: partners, live approval, policies, audit and analytics across partners. " +
+			"They need a platform-admin session. " + full.Info.Description
+	}
+	return &view, nil
+}
+
+// registerOpenAPIDocs serves the named documents at their DocPath (Huma serves the
+// control-plane one itself).
+func (a *API) registerOpenAPIDocs() {
+	for _, name := range DocNames {
+		if name == DocControlPlane {
+			continue
+		}
+		a.mux.HandleFunc("GET "+DocPath(name), func(w http.ResponseWriter, r *http.Request) {
+			doc, err := a.Document(name)
+			if err == nil {
+				var raw []byte
+				if raw, err = doc.MarshalJSON(); err == nil {
+					w.Header().Set("Content-Type", "application/openapi+json")
+					_, _ = w.Write(raw)
+					return
+				}
+			}
+			a.log.Error("api: encode an OpenAPI document", "doc", name, "err", err)
+			problem.Write(w, problem.New(http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError),
+				"Internal Server Error", "the OpenAPI document could not be encoded", ""))
+		})
+	}
+}
