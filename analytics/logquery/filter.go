@@ -149,7 +149,7 @@ func (f Filter) check(p *problems) {
 	if f.PartnerID == "" {
 		p.add("partner_id", "is required")
 	} else if !cleanText(f.PartnerID, maxIDLen) {
-		p.add("partner_id", "must be printable text of at most %d bytes", maxIDLen)
+		p.add("partner_id", "must be printable text of at most %d characters", maxIDLen)
 	}
 	switch {
 	case f.StatusCode != 0 && f.StatusClass != 0:
@@ -166,20 +166,20 @@ func (f Filter) check(p *problems) {
 	case f.Path == "" && f.PathPrefix:
 		p.add("path", "a prefix match needs a path")
 	case f.Path != "" && (!strings.HasPrefix(f.Path, "/") || !cleanText(f.Path, maxPathLen)):
-		p.add("path", "must start with / and be printable text of at most %d bytes", maxPathLen)
+		p.add("path", "must start with / and be printable text of at most %d characters", maxPathLen)
 	}
 	if f.Route != "" && !cleanText(f.Route, maxRouteLen) {
-		p.add("route", "must be printable text of at most %d bytes", maxRouteLen)
+		p.add("route", "must be printable text of at most %d characters", maxRouteLen)
 	}
 	if f.KeyID != "" && !cleanText(f.KeyID, maxIDLen) {
-		p.add("key_id", "must be printable text of at most %d bytes", maxIDLen)
+		p.add("key_id", "must be printable text of at most %d characters", maxIDLen)
 	}
 	if f.Environment != "" && f.Environment != "test" && f.Environment != "live" {
 		p.add("environment", "must be test or live")
 	}
 	checkRange(p, f.From, f.To, false)
 	if f.RequestID != "" && !cleanText(f.RequestID, maxIDLen) {
-		p.add("request_id", "must be printable text of at most %d bytes", maxIDLen)
+		p.add("request_id", "must be printable text of at most %d characters", maxIDLen)
 	}
 	if f.ClientRequestID != "" && !identity.ValidClientRequestID(f.ClientRequestID) {
 		p.add("client_request_id", "must be 1 to %d letters, digits or . _ : -", identity.MaxClientRequestIDLen)
@@ -208,10 +208,10 @@ func checkRange(p *problems, from, to time.Time, required bool) {
 	}
 }
 
-// cleanText reports whether s is valid UTF-8 of at most maxLen bytes without control
-// characters.
+// cleanText reports whether s is valid UTF-8 of at most maxLen characters (as JSON Schema
+// counts maxLength) without control characters.
 func cleanText(s string, maxLen int) bool {
-	if len(s) > maxLen || !utf8.ValidString(s) {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxLen {
 		return false
 	}
 	return strings.IndexFunc(s, unicode.IsControl) < 0

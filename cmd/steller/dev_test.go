@@ -35,26 +35,30 @@ var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
 var gatewayLine = regexp.MustCompile(`Gateway\s+(http://\S+)\s+\(health (http://\S+)/healthz`)
 var keyLine = regexp.MustCompile(`Sandbox key\s+(sk_test_\S+)`)
 var demoLine = regexp.MustCompile(`Demo partner\s+(\S+) / (\S+)`)
+var adminLine = regexp.MustCompile(`Platform admin\s+(\S+) / (\S+)`)
 var clickhouseLine = regexp.MustCompile(`ClickHouse\s+(\S+) \(native\)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
 
 type devRun struct {
-	cmd          *exec.Cmd
-	controlPlane string
-	gateway      string
-	gatewayOps   string
-	key          string
-	demoEmail    string
-	demoPassword string
-	clickhouse   string
-	postgres     string
-	output       *strings.Builder
+	cmd           *exec.Cmd
+	controlPlane  string
+	gateway       string
+	gatewayOps    string
+	key           string
+	demoEmail     string
+	demoPassword  string
+	adminEmail    string
+	adminPassword string
+	clickhouse    string
+	postgres      string
+	output        *strings.Builder
 }
 
-// startDev runs `steller dev` on its own data dir and ports and waits for its banner.
-func startDev(t *testing.T, bin, dataDir string) *devRun {
+// startDev runs `steller dev` on its own data dir and ports (its servers' ports moved by
+// portOffset, so two tests' instances do not meet) and waits for its banner.
+func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", "700",
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", strconv.Itoa(portOffset),
 		"--control-plane-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms")
 	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
@@ -89,6 +93,9 @@ func startDev(t *testing.T, bin, dataDir string) *devRun {
 			}
 			if m := demoLine.FindStringSubmatch(line); m != nil {
 				run.demoEmail, run.demoPassword = m[1], m[2]
+			}
+			if m := adminLine.FindStringSubmatch(line); m != nil {
+				run.adminEmail, run.adminPassword = m[1], m[2]
 			}
 			if strings.Contains(line, "curl") && run.controlPlane != "" {
 				close(found)
@@ -149,7 +156,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, os.Chmod(dataDir, 0o755))
 	require.NoError(t, os.Chmod(filepath.Dir(dataDir), 0o755))
 
-	first := startDev(t, bin, dataDir)
+	first := startDev(t, bin, dataDir, 700)
 	resp, err := http.Get(first.controlPlane + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -235,7 +242,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	first.stop(t)
 	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")
 
-	second := startDev(t, bin, dataDir)
+	second := startDev(t, bin, dataDir, 700)
 	conn, err = pgx.Connect(ctx, second.postgres)
 	require.NoError(t, err)
 	var note string

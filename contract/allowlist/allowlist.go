@@ -9,6 +9,34 @@ import (
 	"strings"
 )
 
+// Pattern is a regular expression of one entry Parse accepts, for API schemas: an IPv4
+// address (no leading zeros) or an IPv6 address in RFC 3986's grammar (no zone), each with
+// an optional prefix length. It is written in the syntax Go, ECMAScript and Python share.
+// Parse is stricter in one corner: an IPv4-mapped prefix must be at least /96.
+var Pattern = func() string {
+	const (
+		octet = `(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9])`
+		ipv4  = octet + `(\.` + octet + `){3}`
+		h16   = `[0-9A-Fa-f]{1,4}`
+		ls32  = `(` + h16 + `:` + h16 + `|` + ipv4 + `)`
+	)
+	before := func(n int) string { // up to n+1 groups before "::"
+		return `((` + h16 + `:){0,` + fmt.Sprint(n) + `}` + h16 + `)?::`
+	}
+	ipv6 := strings.Join([]string{
+		`(` + h16 + `:){6}` + ls32,
+		`::(` + h16 + `:){5}` + ls32,
+		`(` + h16 + `)?::(` + h16 + `:){4}` + ls32,
+		before(1) + `(` + h16 + `:){3}` + ls32,
+		before(2) + `(` + h16 + `:){2}` + ls32,
+		before(3) + h16 + `:` + ls32,
+		before(4) + ls32,
+		before(5) + h16,
+		before(6),
+	}, "|")
+	return `^(` + ipv4 + `(/(3[0-2]|[12][0-9]|[0-9]))?|(` + ipv6 + `)(/(12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]))?)$`
+}()
+
 // List is a parsed allowlist. The zero value is empty and allows any address. A List is
 // immutable once parsed and safe for concurrent use.
 type List struct {

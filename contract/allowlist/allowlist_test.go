@@ -1,7 +1,11 @@
 package allowlist_test
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -104,4 +108,66 @@ func FuzzParse(f *testing.F) {
 			require.Equal(t, list.Contains(a), list.Contains(a.Unmap()))
 		}
 	})
+}
+
+// TestPatternAgreesWithParse compares Pattern with Parse on addresses written every way
+// Go's parser and RFC 3986 allow, and on near misses.
+func TestPatternAgreesWithParse(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(allowlist.Pattern)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var cases []string
+	for range 20000 {
+		var raw [16]byte
+		for i := range raw {
+			raw[i] = byte(rng.IntN(256))
+			if rng.IntN(3) == 0 {
+				raw[i] = 0 // runs of zero groups, so "::" appears
+			}
+		}
+		var s string
+		switch rng.IntN(4) {
+		case 0:
+			s = netip.AddrFrom4([4]byte(raw[:4])).String()
+		case 1:
+			s = netip.AddrFrom16(raw).String()
+		case 2:
+			s = netip.AddrFrom16(raw).StringExpanded()
+		default:
+			s = "::ffff:" + netip.AddrFrom4([4]byte(raw[:4])).String()
+		}
+		if rng.IntN(2) == 0 {
+			s += "/" + strconv.Itoa(rng.IntN(140))
+		}
+		for range rng.IntN(3) { // near misses: one character changed, dropped or added
+			i := rng.IntN(len(s) + 1)
+			c := string("0123456789abcdefABCDEFG:./% x"[rng.IntN(29)])
+			switch rng.IntN(3) {
+			case 0:
+				s = s[:i] + c + s[i:]
+			case 1:
+				if i < len(s) {
+					s = s[:i] + s[i+1:]
+				}
+			default:
+				if i < len(s) {
+					s = s[:i] + c + s[i+1:]
+				}
+			}
+		}
+		cases = append(cases, s)
+	}
+	cases = append(cases, "01.2.3.4", "1.2.3.4/08", "fe80::1%eth0", "::1.2.3.4", "1::1.2.3.4", "1:2:3:4:5:6:1.2.3.4",
+		"1:2:3:4:5:6:7:1.2.3.4", "::", "::/0", "0.0.0.0/0", "1.2.3", "1.2.3.4.5", "12345::", "::ffff:1.2.3.4/96")
+	for _, s := range cases {
+		if strings.TrimSpace(s) != s || strings.Contains(s, " ") {
+			continue // Parse trims spaces; the control plane refuses them before Parse
+		}
+		_, err := allowlist.Parse([]string{s})
+		matched := re.MatchString(s)
+		if matched && err != nil && strings.Contains(err.Error(), "IPv4-mapped prefix shorter than /96") {
+			continue // the documented corner
+		}
+		assert.Equal(t, err == nil, matched, "%q: Parse error %v, pattern match %v", s, err, matched)
+	}
 }

@@ -145,13 +145,13 @@ func New(cfg Config) (*API, error) {
 		clients: clientip.New(cfg.TrustedProxies),
 	}
 	a.huma = humago.New(a.mux, hConfig(cfg))
-	a.huma.UseMiddleware(a.rateLimitMiddleware, a.sessionMiddleware)
+	a.huma.UseMiddleware(a.emptyQueryValues, a.rateLimitMiddleware, a.sessionMiddleware)
 	registerDocs(a.mux)
 	a.registerOpenAPIDocs()
 	a.mux.HandleFunc("/", a.noRoute)
 	account.Register(a.huma, account.Deps{Accounts: accounts})
 	workspace.Register(a.huma, workspace.Deps{Workspaces: workspaces, Accounts: accounts})
-	a.handler = withRequest(a.mux, cfg.Logger, cfg.Clock)
+	a.handler = withRequest(a.shadowedMethods(a.mux), cfg.Logger, cfg.Clock)
 	return a, nil
 }
 
@@ -169,11 +169,13 @@ func hConfig(cfg Config) huma.Config {
 	}
 	c.Transformers = append(c.Transformers, addRequestID)
 	limit := cfg.MaxBodyBytes
-	c.OnAddOperation = append(c.OnAddOperation, func(_ *huma.OpenAPI, op *huma.Operation) {
+	c.OnAddOperation = append(c.OnAddOperation, func(oapi *huma.OpenAPI, op *huma.Operation) {
 		if op.RequestBody != nil {
 			op.MaxBodyBytes = limit
 		}
 		documentCommonErrors(op)
+		nullableOptionals(oapi, op)
+		documentNoNUL(op)
 	})
 	return c
 }

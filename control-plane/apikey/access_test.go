@@ -74,7 +74,7 @@ func TestBadInputIsAClearProblemAndWritesNothing(t *testing.T) {
 				var locations, messages []string
 				for _, d := range p.Errors {
 					locations = append(locations, d.Location)
-					messages = append(messages, d.Message)
+					messages = append(messages, d.Message, fmt.Sprintf("%q", fmt.Sprint(d.Value)))
 				}
 				assert.Contains(t, locations, tc.location)
 				assert.Contains(t, strings.Join(messages, " ")+" "+p.Detail, tc.says)

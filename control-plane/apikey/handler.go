@@ -3,14 +3,15 @@ package apikey
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/steller/platform/contract/allowlist"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/steller/platform/contract/keyformat"
-	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/input"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -33,9 +34,33 @@ type CreateKeyBody struct {
 	_            struct{}   `additionalProperties:"false"`
 	Name         string     `json:"name" minLength:"1" maxLength:"200" doc:"A name to recognise the key by."`
 	Environment  string     `json:"environment" enum:"test,live" doc:"test reaches the sandbox; live needs live approval."`
-	Roles        []Role     `json:"roles" minItems:"1" maxItems:"6"`
+	Roles        []Role     `json:"roles" nullable:"false" minItems:"1" maxItems:"6"`
 	AllowedCIDRs []string   `json:"allowed_cidrs,omitempty" maxItems:"100" doc:"IPv4/IPv6 addresses or CIDR prefixes allowed to use the key; empty allows any."`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty" doc:"When the key stops working (in the future); none when absent."`
+}
+
+// TransformSchema states the allowlist entries' grammar (allowlist.Pattern).
+func (CreateKeyBody) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	return cidrItems(s)
+}
+
+// TransformSchema states the allowlist entries' grammar (allowlist.Pattern).
+func (AdminCreateKeyBody) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	return cidrItems(s)
+}
+
+// TransformSchema states the allowlist entries' grammar (allowlist.Pattern).
+func (UpdateKeyBody) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	return cidrItems(s)
+}
+
+// cidrItems gives the items of s's allowed_cidrs the pattern validCIDRs enforces.
+func cidrItems(s *huma.Schema) *huma.Schema {
+	if p := s.Properties["allowed_cidrs"]; p != nil && p.Items != nil {
+		p.Items.Pattern = allowlist.Pattern
+		p.Items.PatternDescription = "an IPv4 or IPv6 address or CIDR prefix"
+	}
+	return s
 }
 
 func (b CreateKeyBody) settings() Settings {
@@ -61,7 +86,7 @@ type AdminCreateKeyBody struct {
 	_            struct{}   `additionalProperties:"false"`
 	Name         string     `json:"name" minLength:"1" maxLength:"200"`
 	Environment  string     `json:"environment" enum:"test,live"`
-	Roles        []Role     `json:"roles" minItems:"1" maxItems:"6"`
+	Roles        []Role     `json:"roles" nullable:"false" minItems:"1" maxItems:"6"`
 	AllowedCIDRs []string   `json:"allowed_cidrs,omitempty" maxItems:"100" doc:"IPv4/IPv6 addresses or CIDR prefixes allowed to use the key; empty allows any."`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	WorkspaceID  string     `json:"workspace_id,omitempty" maxLength:"64" doc:"The partner's workspace; its first workspace when absent."`
@@ -115,8 +140,8 @@ type rollInput struct {
 
 // RollKeyBody sets the rolled key's grace period.
 type RollKeyBody struct {
-	_           struct{} `additionalProperties:"false"`
-	GracePeriod string   `json:"grace_period,omitempty" default:"24h" maxLength:"32" doc:"How long the old key keeps working, as a Go duration (24h, 90m); 0s stops it at once; at most 168h. Default 24h."`
+	_           struct{}       `additionalProperties:"false"`
+	GracePeriod input.Duration `json:"grace_period,omitempty" default:"24h" doc:"How long the old key keeps working, as a Go duration (24h, 90m); 0s stops it at once; at most 168h. Default 24h."`
 }
 
 type rollOutput struct {
@@ -205,16 +230,13 @@ func Register(api huma.API, d Deps) {
 		if err != nil {
 			return nil, err
 		}
-		raw := ""
+		var raw input.Duration
 		if in.Body != nil {
 			raw = in.Body.GracePeriod
 		}
-		if raw == "" {
-			raw = "24h"
-		}
-		grace, perr := time.ParseDuration(raw)
-		if perr != nil {
-			return nil, fault.Invalid("body.grace_period", fmt.Sprintf("grace_period %q is not a duration such as 24h or 30m", raw), raw)
+		grace, err := raw.Parse("body.grace_period", DefaultGrace)
+		if err != nil {
+			return nil, err
 		}
 		r, err := d.Keys.Roll(ctx, p, in.KeyID, grace)
 		if err != nil {

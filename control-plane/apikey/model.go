@@ -118,6 +118,9 @@ func validCIDRs(entries []string) ([]string, error) {
 	out := make([]string, 0, len(entries))
 	for i, e := range entries {
 		l, err := allowlist.Parse([]string{e})
+		if err == nil && strings.TrimSpace(e) != e {
+			err = errors.New("surrounding spaces")
+		}
 		if err != nil {
 			reason := err
 			if inner := errors.Unwrap(err); inner != nil {

@@ -29,6 +29,8 @@ import (
 
 // Limits on key settings.
 const (
+	// DefaultGrace is a rolled key's grace period when the request names none.
+	DefaultGrace = 24 * time.Hour
 	// MaxGrace is the longest grace period a rolled key may keep working.
 	MaxGrace = 7 * 24 * time.Hour
 	// MaxCIDRs is the most allowlist entries a key may have.

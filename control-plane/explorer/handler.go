@@ -50,20 +50,20 @@ type AdminUsage struct {
 // LogFilters are the query parameters of a log page. It and UsageRange are exported: Huma
 // applies the defaults and enums of embedded structs only when they are.
 type LogFilters struct {
-	Status      string    `query:"status" maxLength:"3" doc:"An exact status (404) or a class (4xx)." example:"4xx"`
-	Method      string    `query:"method" maxLength:"16" example:"POST"`
-	Path        string    `query:"path" maxLength:"2048" doc:"Exact path."`
-	PathPrefix  string    `query:"path_prefix" maxLength:"2048" doc:"Paths starting with this (instead of path)."`
-	Route       string    `query:"route" maxLength:"256" example:"orders.create"`
-	KeyID       string    `query:"key_id" maxLength:"128"`
+	Status      string    `query:"status" maxLength:"3" pattern:"^([1-5][0-9]{2}|[1-5]xx)$" doc:"An exact status (404) or a class (4xx)." example:"4xx"`
+	Method      string    `query:"method" maxLength:"16" pattern:"^[A-Z]{1,16}$" example:"POST"`
+	Path        string    `query:"path" maxLength:"2048" pattern:"^/[^\\x00-\\x1f\\x7f-\\x9f]*$" doc:"Exact path."`
+	PathPrefix  string    `query:"path_prefix" maxLength:"2048" pattern:"^/[^\\x00-\\x1f\\x7f-\\x9f]*$" doc:"Paths starting with this (instead of path)."`
+	Route       string    `query:"route" maxLength:"256" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" example:"orders.create"`
+	KeyID       string    `query:"key_id" maxLength:"128" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$"`
 	Environment string    `query:"environment" enum:"test,live"`
 	From        time.Time `query:"from" doc:"At or after (RFC 3339)."`
 	To          time.Time `query:"to" doc:"Before (RFC 3339)."`
-	RequestID   string    `query:"request_id" maxLength:"128" doc:"The edge's request id (X-Request-Id of the response)."`
+	RequestID   string    `query:"request_id" maxLength:"128" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" doc:"The edge's request id (X-Request-Id of the response)."`
 	// ClientRequestID's pattern and maxLength are identity.ClientRequestIDPattern and
 	// identity.MaxClientRequestIDLen (a test holds them equal).
 	ClientRequestID string `query:"client_request_id" maxLength:"128" pattern:"^[A-Za-z0-9._:-]{1,128}$" doc:"The X-Request-Id the client sent; several requests may share one." example:"order-7f3a"`
-	DenialCode      string `query:"denial_code" maxLength:"64" example:"ip_not_allowed"`
+	DenialCode      string `query:"denial_code" maxLength:"64" pattern:"^[a-z][a-z0-9_]{0,63}$" example:"ip_not_allowed"`
 	Cursor          string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page."`
 	Limit           int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
 }
@@ -76,11 +76,11 @@ type (
 	}
 	logsOutput   struct{ Body LogList }
 	requestInput struct {
-		RequestID string `path:"requestId" maxLength:"128"`
+		RequestID string `path:"requestId" maxLength:"128" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]+$"`
 	}
 	adminRequestInput struct {
 		PartnerID string `path:"partnerId" maxLength:"64"`
-		RequestID string `path:"requestId" maxLength:"128"`
+		RequestID string `path:"requestId" maxLength:"128" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]+$"`
 	}
 	requestOutput struct{ Body RequestDetail }
 	// UsageRange is the time range and bucket of a usage query.

@@ -126,6 +126,10 @@ func TestEndpointInputIsValidated(t *testing.T) {
 		{"IPv6 metadata literal", body("https://[fd00:ec2::254]/", "live"), 422},
 		{"unknown event type", body("https://hooks.example.com/", "live", "event_types", []string{"order.refunded"}), 422},
 		{"no event types", body("https://hooks.example.com/", "live", "event_types", []string{}), 422},
+		{"null event types", body("https://hooks.example.com/", "live", "event_types", nil), 422},
+		{"empty fragment", body("https://hooks.example.com/#", "live"), 422},
+		{"space in the path", body("https://hooks.example.com/a b", "live"), 422},
+		{"null optionals are absent", body("https://hooks.example.com/", "live", "description", nil, "enabled", nil), 201},
 		{"unknown field", body("https://hooks.example.com/", "live", "secret", "whsec_mine"), 422},
 		{"bad environment", body("https://hooks.example.com/", "prod"), 422},
 	}

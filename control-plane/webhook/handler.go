@@ -10,6 +10,7 @@ import (
 
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/input"
 	"github.com/steller/platform/control-plane/rbac"
 )
 
@@ -36,7 +37,7 @@ func allow(ctx context.Context, checker rbac.Checker) (auth.Principal, error) {
 // CreateEndpointBody is a new endpoint.
 type CreateEndpointBody struct {
 	_           struct{} `additionalProperties:"false"`
-	URL         string   `json:"url" minLength:"8" maxLength:"2048" doc:"Where events are POSTed; https (http only for test endpoints where enabled)."`
+	URL         string   `json:"url" minLength:"8" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@ ]+([/?][^# ]*)?$" patternDescription:"an absolute http(s) URL without credentials or fragment" doc:"Where events are POSTed; https (http only for test endpoints where enabled)."`
 	Environment string   `json:"environment,omitempty" enum:"test,live" default:"test" doc:"Which orders it receives."`
 	EventTypes  []string `json:"event_types" minItems:"1" maxItems:"3" enum:"order.created,order.completed,order.failed"`
 	Description string   `json:"description,omitempty" maxLength:"500"`
@@ -52,7 +53,7 @@ type CreatedEndpoint struct {
 // UpdateEndpointBody is a partial update; absent fields are kept.
 type UpdateEndpointBody struct {
 	_           struct{} `additionalProperties:"false"`
-	URL         *string  `json:"url,omitempty" minLength:"8" maxLength:"2048"`
+	URL         *string  `json:"url,omitempty" minLength:"8" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@ ]+([/?][^# ]*)?$" patternDescription:"an absolute http(s) URL without credentials or fragment"`
 	EventTypes  []string `json:"event_types,omitempty" minItems:"1" maxItems:"3" enum:"order.created,order.completed,order.failed"`
 	Description *string  `json:"description,omitempty" maxLength:"500"`
 	Enabled     *bool    `json:"enabled,omitempty" doc:"Enabling clears why Steller disabled it."`
@@ -60,8 +61,8 @@ type UpdateEndpointBody struct {
 
 // RotateSecretBody sets how long the old secret keeps signing.
 type RotateSecretBody struct {
-	_       struct{} `additionalProperties:"false"`
-	Overlap string   `json:"overlap,omitempty" default:"24h" maxLength:"32" doc:"Go duration (24h, 90m) both secrets sign; at most 168h."`
+	_       struct{}       `additionalProperties:"false"`
+	Overlap input.Duration `json:"overlap,omitempty" default:"24h" doc:"Go duration (24h, 90m) both secrets sign; at most 168h."`
 }
 
 // RotatedSecret is the answer to a rotation.
@@ -224,11 +225,13 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, err
 			}
-			overlap := 24 * time.Hour
-			if in.Body != nil && in.Body.Overlap != "" {
-				if overlap, err = time.ParseDuration(in.Body.Overlap); err != nil {
-					return nil, fault.Invalid("body.overlap", "not a duration such as 24h or 90m", in.Body.Overlap)
-				}
+			var raw input.Duration
+			if in.Body != nil {
+				raw = in.Body.Overlap
+			}
+			overlap, err := raw.Parse("body.overlap", DefaultOverlap)
+			if err != nil {
+				return nil, err
 			}
 			ep, secret, err := s.RotateSecret(ctx, p, in.ID, overlap)
 			if err != nil {

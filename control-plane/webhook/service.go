@@ -105,6 +105,9 @@ type EndpointPage struct {
 }
 
 func validEventTypes(types []string) error {
+	if len(types) == 0 {
+		return fault.Invalid("body.event_types", "subscribe to at least one event type", types)
+	}
 	for _, t := range types {
 		if !slices.Contains(EventTypes, t) {
 			return fault.Invalid("body.event_types", "unknown event type "+t, t)
@@ -234,8 +237,13 @@ func (s *Service) DeleteEndpoint(ctx context.Context, p auth.Principal, id strin
 	})
 }
 
-// MaxRotationOverlap bounds how long a rotated-out secret keeps signing.
-const MaxRotationOverlap = 7 * 24 * time.Hour
+// Rotation overlaps: how long a rotated-out secret keeps signing.
+const (
+	// DefaultOverlap is the overlap when the request names none.
+	DefaultOverlap = 24 * time.Hour
+	// MaxRotationOverlap bounds it.
+	MaxRotationOverlap = 7 * 24 * time.Hour
+)
 
 // RotateSecret gives an endpoint a new secret; the old one keeps signing (beside the new)
 // for overlap. It returns the endpoint and the new secret, shown this once.

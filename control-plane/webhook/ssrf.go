@@ -159,7 +159,7 @@ type URLPolicy struct {
 // Validate checks an endpoint URL for environment ("test" or "live").
 func (p URLPolicy) Validate(raw, environment string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Hostname() == "" {
+	if err != nil || u.Host == "" || u.Hostname() == "" || strings.Contains(raw, " ") {
 		return fault.Invalid("body.url", "the URL must be absolute, with a host", raw)
 	}
 	switch {
@@ -173,7 +173,7 @@ func (p URLPolicy) Validate(raw, environment string) error {
 	if u.User != nil {
 		return fault.Invalid("body.url", "the URL must not carry credentials", raw)
 	}
-	if u.Fragment != "" {
+	if strings.Contains(raw, "#") {
 		return fault.Invalid("body.url", "the URL must not have a fragment", raw)
 	}
 	host := strings.Trim(u.Hostname(), "[]")
