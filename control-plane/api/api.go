@@ -160,7 +160,7 @@ func New(cfg Config) (*API, error) {
 // default, kept), bodies capped, session security schemes declared.
 func hConfig(cfg Config) huma.Config {
 	c := huma.DefaultConfig("Steller control plane", cfg.Version)
-	c.Info.Description = "Partner accounts, workspaces, API keys, edge sync and policies. Errors are RFC 9457 problem documents carrying the request id."
+	c.Info.Description = "Partner accounts, workspaces, API keys, webhooks, request logs and usage, and the platform admins' operations. " + errorsNote
 	c.DocsPath = ""
 	c.OpenAPIPath = "/openapi"
 	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{

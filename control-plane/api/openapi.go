@@ -25,6 +25,9 @@ const (
 // DocNames are the documents in the order the docs page presents them.
 var DocNames = []string{DocPartner, DocManagement, DocAdmin, DocControlPlane}
 
+// errorsNote ends each document's description.
+const errorsNote = "Errors are RFC 9457 problem documents with a stable code and the request id."
+
 // adminPrefix starts every platform-admin operation's path.
 const adminPrefix = "/v1/admin/"
 
@@ -81,11 +84,11 @@ func (a *API) Document(name string) (*huma.OpenAPI, error) {
 	case DocManagement:
 		info.Title = "Steller management API"
 		info.Description = "What a partner's team manages its account with: sign-up and sessions, the workspace and its members, " +
-			"API keys, webhooks, request logs and usage. " + full.Info.Description
+			"API keys, webhooks, request logs and usage. " + errorsNote
 	case DocAdmin:
 		info.Title = "Steller admin API"
 		info.Description = "Platform admins' operations: partners, live approval, policies, audit and analytics across partners. " +
-			"They need a platform-admin session. " + full.Info.Description
+			"They need a platform-admin session. " + errorsNote
 	}
 	return &view, nil
 }

@@ -112,8 +112,8 @@ func PartnerOpenAPI(version string) *huma.OpenAPI {
 			Title:   "Steller partner API",
 			Version: version,
 			Description: "The gift-card API partners call through the Steller edge. A test key (`sk_test_…`) " +
-				"reaches the sandbox, with fake money and the magic values below; a live key reaches the live " +
-				"vendor. Every answer carries the edge's `X-Request-Id`; quote it to support. A client's own " +
+				"reaches the sandbox, with fake money and the magic values of `POST /v1/orders`; a live key " +
+				"reaches the live service, with real money. Every answer carries the edge's `X-Request-Id`; quote it to support. A client's own " +
 				"`X-Request-Id` (" + identity.ClientRequestIDPattern + ") is kept as `client_request_id` in " +
 				"the request log. Errors are RFC 9457 problem documents with a stable `code`.",
 		},
@@ -126,6 +126,11 @@ func PartnerOpenAPI(version string) *huma.OpenAPI {
 			},
 		},
 		Security: []map[string][]string{{"apiKeyBearer": {}}, {"apiKeyHeader": {}}},
+		Tags: []*huma.Tag{
+			{Name: "catalog", Description: "What can be ordered."},
+			{Name: "orders", Description: "Gift-card orders: idempotent, finished asynchronously."},
+			{Name: "balance", Description: "What is left to spend."},
+		},
 	}
 	problemSchema := registry.Schema(reflect.TypeFor[problem.Document](), true, "")
 	for _, op := range operations {

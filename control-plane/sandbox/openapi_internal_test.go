@@ -3,6 +3,7 @@ package sandbox
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,7 +35,12 @@ func TestOperationsAreTheEdgesRoutes(t *testing.T) {
 	for _, r := range edge.DefaultRoutes {
 		routes[r.Name] = r
 	}
+	tags := map[string]bool{}
+	for _, tag := range PartnerOpenAPI("test").Tags {
+		tags[tag.Name] = true
+	}
 	for _, op := range operations {
+		assert.True(t, tags[strings.Split(op.id, ".")[0]], "%s: its tag is listed, with a description", op.id)
 		r, ok := routes[op.id]
 		require.True(t, ok, "%s is an edge route", op.id)
 		assert.Equal(t, r.Method, op.method, op.id)
