@@ -18,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/steller/platform/internal/localstack"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -52,6 +54,21 @@ type devRun struct {
 	clickhouse    string
 	postgres      string
 	output        *strings.Builder
+}
+
+// devDataDir returns a data dir for steller dev that nobody else may enter, as a clone
+// under root's mode-700 home, and where PostgreSQL keeps its data for it: when the tests
+// run as root, PostgreSQL runs as the postgres user, who cannot enter the dir, so the data
+// goes elsewhere (localstack.PostgresDataDir), removed after the test.
+func devDataDir(t *testing.T) (dataDir, pgDir string) {
+	t.Helper()
+	dataDir = t.TempDir()
+	require.NoError(t, os.Chmod(dataDir, 0o700))
+	pgDir = localstack.PostgresDataDir(dataDir)
+	if pgDir != filepath.Join(dataDir, "postgres") {
+		t.Cleanup(func() { _ = os.RemoveAll(pgDir) })
+	}
+	return dataDir, pgDir
 }
 
 // startDev runs `steller dev` on its own data dir and ports (its servers' ports moved by
@@ -151,10 +168,7 @@ func processesUsing(t *testing.T, dir string) []int {
 func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	t.Parallel()
 	bin := buildSteller(t)
-	// PostgreSQL runs as the postgres user when the tests run as root: it must reach the dir.
-	dataDir := t.TempDir()
-	require.NoError(t, os.Chmod(dataDir, 0o755))
-	require.NoError(t, os.Chmod(filepath.Dir(dataDir), 0o755))
+	dataDir, pgDir := devDataDir(t)
 
 	first := startDev(t, bin, dataDir, 700)
 	resp, err := http.Get(first.controlPlane + "/healthz")
@@ -240,7 +254,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, conn.Close(ctx))
 
 	first.stop(t)
-	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")
+	assert.Empty(t, append(processesUsing(t, dataDir), processesUsing(t, pgDir)...), "processes left behind after Ctrl-C")
 
 	second := startDev(t, bin, dataDir, 700)
 	conn, err = pgx.Connect(ctx, second.postgres)
@@ -251,5 +265,5 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.Equal(t, first.key, second.key, "the second run made a new sandbox key")
 	require.NoError(t, conn.Close(ctx))
 	second.stop(t)
-	assert.Empty(t, processesUsing(t, dataDir), "processes left behind after Ctrl-C")
+	assert.Empty(t, append(processesUsing(t, dataDir), processesUsing(t, pgDir)...), "processes left behind after Ctrl-C")
 }

@@ -34,9 +34,7 @@ func TestAPIsKeepTheirOpenAPIPromises(t *testing.T) {
 	require.NoError(t, err, "schemathesis is missing: run `bash scripts/install.sh python` (make test does)")
 
 	bin := buildSteller(t)
-	dataDir := t.TempDir()
-	require.NoError(t, os.Chmod(dataDir, 0o755))
-	require.NoError(t, os.Chmod(filepath.Dir(dataDir), 0o755))
+	dataDir, _ := devDataDir(t)
 	run := startDev(t, bin, dataDir, 800)
 	t.Cleanup(func() { run.stop(t) })
 

@@ -2,6 +2,8 @@ package localstack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -25,9 +28,31 @@ type Postgres struct {
 	User string
 }
 
-// NewPostgres returns the PostgreSQL server of a stack rooted at dir.
+// NewPostgres returns the PostgreSQL server of a stack rooted at dir; its data directory
+// is PostgresDataDir(dir).
 func NewPostgres(dir string, port int) *Postgres {
-	return &Postgres{Dir: filepath.Join(dir, "postgres"), Port: port, User: "steller"}
+	return &Postgres{Dir: PostgresDataDir(dir), Port: port, User: "steller"}
+}
+
+// sharedPostgresRoot holds the data directories of stacks the postgres user cannot reach.
+const sharedPostgresRoot = "/var/tmp/steller-postgres"
+
+// PostgresDataDir is where the stack rooted at dir keeps PostgreSQL's data: dir/postgres,
+// unless PostgreSQL must run as the postgres user (the stack runs as root) and that user
+// cannot reach dir, as in a clone under root's mode-700 home. Then it is a directory of
+// its own under /var/tmp/steller-postgres, named by a hash of dir so every stack keeps
+// its own data across runs; dir/postgres.location names it.
+func PostgresDataDir(dir string) string {
+	local := filepath.Join(dir, "postgres")
+	if os.Geteuid() != 0 || searchableByOthers(dir) == nil {
+		return local
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(sharedPostgresRoot, hex.EncodeToString(sum[:8]))
 }
 
 // Name implements Server.
@@ -63,6 +88,15 @@ func (p *Postgres) Prepare(ctx context.Context) error {
 	}
 	if _, err := os.Stat(filepath.Join(p.Dir, "PG_VERSION")); err == nil {
 		return nil
+	}
+	if strings.HasPrefix(p.Dir, sharedPostgresRoot+"/") {
+		// Reachable by the postgres user, listable by nobody else.
+		if err := os.MkdirAll(sharedPostgresRoot, 0o711); err != nil {
+			return err
+		}
+		if err := os.Chmod(sharedPostgresRoot, 0o711); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return err

@@ -30,6 +30,13 @@ func NewStack(dir string, p Ports, kafkaLibDir string) (*Stack, error) {
 		return nil, err
 	}
 	s := &Stack{Dir: abs, Postgres: NewPostgres(abs, p.Postgres), ClickHouse: NewClickHouse(abs, p)}
+	if s.Postgres.Dir != filepath.Join(abs, "postgres") {
+		// Say where PostgreSQL's data went (PostgresDataDir), for whoever looks here.
+		note := s.Postgres.Dir + "\n"
+		if err := os.WriteFile(filepath.Join(abs, "postgres.location"), []byte(note), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if kafkaLibDir != "" {
 		lib, err := filepath.Abs(kafkaLibDir)
 		if err != nil {
