@@ -82,12 +82,17 @@ func compile(ctx context.Context, b *bundle.Bundle, opts compileOptions) (*polic
 		data = map[string]any{}
 	}
 
+	// Refuse forbidden builtins by name before anything runs them (the tests included);
+	// the restricted capabilities below would refuse them too, less clearly.
+	if err := forbiddenCalls(all); err != nil {
+		return nil, err
+	}
 	tests, err := runRegoTests(ctx, all, data, opts.testTimeout)
 	if err != nil {
 		return nil, err
 	}
 
-	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	compiler := newCompiler()
 	if compiler.Compile(policy); compiler.Failed() {
 		return nil, fmt.Errorf("compile: %w", compiler.Errors)
 	}
@@ -149,6 +154,7 @@ func runRegoTests(ctx context.Context, modules map[string]*ast.Module, data map[
 func regoTestResults(ctx context.Context, modules map[string]*ast.Module, data map[string]any, timeout time.Duration) ([]*tester.Result, error) {
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))
 	ch, err := tester.NewRunner().
+		SetCompiler(newCompiler()).
 		SetDefaultRegoVersion(ast.RegoV1).
 		SetStore(store).
 		SetModules(modules).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
@@ -374,4 +375,34 @@ func TestOpenAPIDescribesBothUploadForms(t *testing.T) {
 	require.NotNil(t, schema)
 	assert.Equal(t, false, schema.AdditionalProperties, "unknown fields are refused")
 	assert.Contains(t, schema.Required, "files")
+}
+
+// TestAForbiddenBuiltinIsRefusedAtUpload: a policy calling http.send to the cloud metadata
+// address is a 422 that names the builtin and the file, as JSON or as a bundle, and nothing
+// is stored.
+func TestAForbiddenBuiltinIsRefusedAtUpload(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	files := defaultFiles(t)
+	files["steller/edge/edge.rego"] += "\nmetadata := http.send({\"method\": \"GET\", \"url\": \"http://169.254.169.254/latest/meta-data/\"})\n"
+	var before int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM policy_versions`).Scan(&before))
+	for _, raw := range []bool{false, true} {
+		var resp *httptest.ResponseRecorder
+		if raw {
+			resp = e.api.Post("/v1/admin/policies", asAdmin, "Content-Type: application/gzip", bytes.NewReader(rawBundle(t, files)))
+		} else {
+			resp = e.api.Post("/v1/admin/policies", asAdmin, map[string]any{"files": files})
+		}
+		require.Equal(t, http.StatusUnprocessableEntity, resp.Code, resp.Body.String())
+		body := resp.Body.String()
+		assert.Contains(t, body, "http.send")
+		assert.Contains(t, body, "steller/edge/edge.rego")
+		if !raw {
+			assert.Contains(t, body, `"location":"body.files.steller/edge/edge.rego"`)
+		}
+	}
+	var after int
+	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM policy_versions`).Scan(&after))
+	assert.Equal(t, before, after, "nothing stored")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -44,6 +45,9 @@ func (s *Service) UploadBundle(ctx context.Context, p auth.Principal, descriptio
 func (s *Service) limits() limits { return limits{totalBytes: s.maxTree, files: MaxFiles} }
 
 func (s *Service) upload(ctx context.Context, p auth.Principal, description string, t tree, form string) (Version, error) {
+	if err := forbidden(t, form); err != nil {
+		return Version{}, err
+	}
 	id, err := s.store.reserveVersionID(ctx)
 	if err != nil {
 		return Version{}, err
@@ -338,4 +342,23 @@ func (s *Service) Activations(ctx context.Context, cursor string, limit int) ([]
 		next = encodeCursor(list[limit-1].ID)
 	}
 	return list, next, nil
+}
+
+// forbidden refuses a tree whose Rego calls a builtin that reaches outside the process
+// (policies.ForbiddenBuiltins) with a validation error naming the builtin, the file and
+// the line; nothing is stored. Edges refuse such a bundle too.
+func forbidden(t tree, form string) error {
+	sources := make(map[string]string, len(t))
+	for path, raw := range t {
+		sources[path] = string(raw)
+	}
+	var calls policies.ForbiddenCallsError
+	if err := policies.CheckSources(sources); !errors.As(err, &calls) {
+		return nil
+	}
+	field := "body"
+	if form == "sources" {
+		field = "body.files." + calls[0].File
+	}
+	return fault.Invalid(field, calls.Error(), calls[0].Builtin)
 }
