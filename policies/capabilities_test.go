@@ -38,7 +38,7 @@ func TestForbiddenBuiltinsAreRefusedByName(t *testing.T) {
 
 	// The statement form and the sources check the control plane runs at upload.
 	err := CheckSources(map[string]string{
-		"steller/x/x.rego": "package steller.x\n\nips if net.lookup_ip_addr(\"internal.example\", _)\n\nenv := opa.runtime().env\n",
+		"steller/x/x.rego":    "package steller.x\n\nips if net.lookup_ip_addr(\"internal.example\", _)\n\nenv := opa.runtime().env\n",
 		"steller/x/data.json": "{}",
 	})
 	var calls ForbiddenCallsError

@@ -31,7 +31,7 @@ var controlPlaneSpec = config.Spec{
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
 		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
-		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv,
+		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv, config.WebhookAllowHTTP,
 		config.ConsoleEdgeURL,
 	},
 	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers, config.EdgeTokens},

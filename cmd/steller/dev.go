@@ -99,6 +99,9 @@ func runDev(ctx context.Context, c config.Config) error {
 	// Local webhook receivers live on this machine: let deliveries reach loopback and
 	// private addresses (metadata and link-local addresses stay refused).
 	c.WebhookAllowPrivate = true
+	// Local receivers and the browser speak plain http here.
+	c.WebhookAllowHTTP = true
+	c.CookieSecure = false
 	cp, err := newControlPlane(ctx, c, logger)
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 		return nil, err
 	}
 	svc, err := webhook.New(webhook.Config{Pool: pool, Queue: queue, Logger: logger,
-		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: guard}})
+		URLs: webhook.URLPolicy{AllowHTTPForTest: c.WebhookAllowHTTP, Guard: guard}})
 	if err != nil {
 		return nil, err
 	}

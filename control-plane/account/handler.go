@@ -32,8 +32,8 @@ const tag = "Accounts"
 
 type signupInput struct {
 	Body struct {
-		Company      string `json:"company" minLength:"1" maxLength:"200" doc:"The partner's company name."`
-		Name         string `json:"name" minLength:"1" maxLength:"200" doc:"The owner's full name."`
+		Company      string `json:"company" minLength:"1" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters" doc:"The partner's company name."`
+		Name         string `json:"name" minLength:"1" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters" doc:"The owner's full name."`
 		Email        string `json:"email" format:"email" maxLength:"254"`
 		Password     string `json:"password" minLength:"1" maxLength:"256" doc:"At least 12 characters mixing two of lower case, upper case, digits and symbols."`
 		ReferralCode string `json:"referral_code,omitempty" maxLength:"64" doc:"A referral code another partner shared."`

@@ -12,6 +12,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/input"
 )
 
 // errBadCredentials is the one answer to every failed login, so it never tells whether
@@ -30,7 +31,7 @@ type LoginResult struct {
 // too, so response times do not reveal which addresses have accounts.
 func (s *Service) Login(ctx context.Context, email, password, workspaceID string) (LoginResult, error) {
 	var id, hash, ws string
-	err := s.pool.QueryRow(ctx, userForLoginSQL, strings.TrimSpace(email), workspaceID).Scan(&id, &hash, &ws)
+	err := s.pool.QueryRow(ctx, userForLoginSQL, loginEmail(email), workspaceID).Scan(&id, &hash, &ws)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return LoginResult{}, fmt.Errorf("account: find user: %w", err)
 	}
@@ -58,7 +59,7 @@ func (s *Service) Login(ctx context.Context, email, password, workspaceID string
 // AdminLogin checks a platform admin's password and starts an admin session.
 func (s *Service) AdminLogin(ctx context.Context, email, password string) (Session, string, error) {
 	var id, hash string
-	err := s.pool.QueryRow(ctx, adminForLoginSQL, strings.TrimSpace(email)).Scan(&id, &hash)
+	err := s.pool.QueryRow(ctx, adminForLoginSQL, loginEmail(email)).Scan(&id, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, "", fmt.Errorf("account: find admin: %w", err)
 	}
@@ -81,9 +82,13 @@ func (s *Service) AdminLogin(ctx context.Context, email, password string) (Sessi
 // command line) and returns its id. The password must pass CheckPassword; a taken
 // e-mail is a conflict.
 func CreateAdmin(ctx context.Context, pool *pgxpool.Pool, email, name, password string) (string, error) {
-	email, name = strings.TrimSpace(email), strings.TrimSpace(name)
-	if local, domain, ok := strings.Cut(email, "@"); !ok || local == "" || !strings.Contains(domain, ".") {
-		return "", fault.Invalid("email", "not an e-mail address", email)
+	name = strings.TrimSpace(name)
+	email, err := NormalizeEmail("email", email)
+	if err != nil {
+		return "", err
+	}
+	if err := input.PlainText("name", name); err != nil {
+		return "", err
 	}
 	if name == "" {
 		return "", fault.Invalid("name", "name must not be blank", name)

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/input"
 )
 
 // SignupRequest is what a new partner gives.
@@ -40,13 +42,20 @@ type SignupResult struct {
 func (s *Service) Signup(ctx context.Context, req SignupRequest) (SignupResult, error) {
 	req.Company = strings.TrimSpace(req.Company)
 	req.Name = strings.TrimSpace(req.Name)
-	req.Email = strings.TrimSpace(req.Email)
+	email, err := NormalizeEmail("body.email", req.Email)
+	if err != nil {
+		return SignupResult{}, err
+	}
+	req.Email = email
 	req.ReferralCode = strings.TrimSpace(req.ReferralCode)
 	if req.Company == "" {
 		return SignupResult{}, fault.Invalid("body.company", "company must not be blank", req.Company)
 	}
 	if req.Name == "" {
 		return SignupResult{}, fault.Invalid("body.name", "name must not be blank", req.Name)
+	}
+	if err := errors.Join(input.PlainText("body.company", req.Company), input.PlainText("body.name", req.Name)); err != nil {
+		return SignupResult{}, err
 	}
 	hash, err := s.HashPassword(ctx, req.Password, req.Email)
 	if err != nil {

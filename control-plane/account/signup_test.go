@@ -13,6 +13,7 @@ import (
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/api/apitest"
+	"github.com/steller/platform/control-plane/fault"
 )
 
 func TestSignupCreatesEverythingInOneGo(t *testing.T) {
@@ -99,6 +100,9 @@ func TestSignupRejectsBadInputWritingNothing(t *testing.T) {
 		{"password has email", valid(func(m map[string]any) { m["password"] = "xx-nia@new-Zz9" }), http.StatusUnprocessableEntity, "body.password", "e-mail"},
 		{"oversized body", valid(func(m map[string]any) { m["company"] = strings.Repeat("x", 8000) }), http.StatusRequestEntityTooLarge, "", ""},
 		{"duplicate email", valid(func(m map[string]any) { m["email"] = strings.ToUpper(taken) }), http.StatusConflict, "", "already exists"},
+		{"duplicate mailbox in display-name form", valid(func(m map[string]any) { m["email"] = "Taken <" + taken + ">" }), http.StatusUnprocessableEntity, "body.email", ""},
+		{"control character in the name", valid(func(m map[string]any) { m["name"] = "Nia\u0007" }), http.StatusUnprocessableEntity, "body.name", ""},
+		{"newline in the company", valid(func(m map[string]any) { m["company"] = "New\nCo" }), http.StatusUnprocessableEntity, "body.company", ""},
 	}
 	before := counts(env)
 	for _, tc := range cases {
@@ -231,4 +235,24 @@ func TestRateLimits(t *testing.T) {
 	// The window passes.
 	env.Clock.Advance(time.Minute)
 	assert.Equal(t, http.StatusUnauthorized, env.Do(http.MethodPost, "/v1/auth/login", "", login).Status)
+}
+
+// TestSignupRulesHoldInProcess: the portal calls the service without the API's schema, and
+// meets the same rules: plain names, one spelling per mailbox.
+func TestSignupRulesHoldInProcess(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t)
+	ctx := context.Background()
+	req := account.SignupRequest{Company: "Tab\tCo", Name: "Nia", Email: "nia@tab.example", Password: apitest.Password}
+	_, err := env.API.Accounts().Signup(ctx, req)
+	require.ErrorIs(t, err, fault.ErrValidation)
+	req.Company, req.Email = "Tab Co", "Nia <nia@tab.example>"
+	_, err = env.API.Accounts().Signup(ctx, req)
+	require.ErrorIs(t, err, fault.ErrValidation)
+	req.Email = "nia@TAB.Example"
+	_, err = env.API.Accounts().Signup(ctx, req)
+	require.NoError(t, err)
+	var stored string
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT email FROM users WHERE email = 'nia@tab.example'`).Scan(&stored))
+	assert.Equal(t, "nia@tab.example", stored, "the domain is stored in lower case")
 }

@@ -32,7 +32,7 @@ type CreatedKey struct {
 // CreateKeyBody is a new key's settings.
 type CreateKeyBody struct {
 	_            struct{}   `additionalProperties:"false"`
-	Name         string     `json:"name" minLength:"1" maxLength:"200" doc:"A name to recognise the key by."`
+	Name         string     `json:"name" minLength:"1" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters" doc:"A name to recognise the key by."`
 	Environment  string     `json:"environment" enum:"test,live" doc:"test reaches the sandbox; live needs live approval."`
 	Roles        []Role     `json:"roles" nullable:"false" minItems:"1" maxItems:"6"`
 	AllowedCIDRs []string   `json:"allowed_cidrs,omitempty" maxItems:"100" doc:"IPv4/IPv6 addresses or CIDR prefixes allowed to use the key; empty allows any."`
@@ -84,7 +84,7 @@ type adminCreateInput struct {
 // embedded body struct unless it is exported and untagged; spelled out for the docs).
 type AdminCreateKeyBody struct {
 	_            struct{}   `additionalProperties:"false"`
-	Name         string     `json:"name" minLength:"1" maxLength:"200"`
+	Name         string     `json:"name" minLength:"1" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters"`
 	Environment  string     `json:"environment" enum:"test,live"`
 	Roles        []Role     `json:"roles" nullable:"false" minItems:"1" maxItems:"6"`
 	AllowedCIDRs []string   `json:"allowed_cidrs,omitempty" maxItems:"100" doc:"IPv4/IPv6 addresses or CIDR prefixes allowed to use the key; empty allows any."`
@@ -128,7 +128,7 @@ type updateInput struct {
 // UpdateKeyBody is a partial key update; absent fields are kept.
 type UpdateKeyBody struct {
 	_            struct{} `additionalProperties:"false"`
-	Name         *string  `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Name         *string  `json:"name,omitempty" minLength:"1" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters"`
 	Roles        []Role   `json:"roles,omitempty" minItems:"1" maxItems:"6"`
 	AllowedCIDRs []string `json:"allowed_cidrs,omitempty" maxItems:"100" doc:"Replaces the list; [] allows any address."`
 }

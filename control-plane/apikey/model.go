@@ -9,6 +9,7 @@ import (
 
 	"github.com/steller/platform/contract/allowlist"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/input"
 	"github.com/steller/platform/control-plane/page"
 )
 
@@ -72,6 +73,9 @@ func validate(in Settings, now time.Time) (Settings, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return in, fault.Invalid("body.name", "name must be 1 to 200 characters", in.Name)
+	}
+	if err := input.PlainText("body.name", in.Name); err != nil {
+		return in, err
 	}
 	if !in.Environment.Valid() {
 		return in, fault.Invalid("body.environment", `environment must be "test" or "live"`, string(in.Environment))

@@ -156,12 +156,15 @@ func (c *Console) send(ctx context.Context, url, secret, idempotencyKey string, 
 	req.Header.Set("User-Agent", "Steller-Console/1")
 	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
-		return Result{}, "", fault.New(fault.ErrUnavailable, fmt.Sprintf("the edge at %s did not answer: %v", url, err))
+		// The address and the network error are logged with the request id, never shown.
+		return Result{}, "", &fault.Error{Kind: fault.ErrUnavailable, Cause: fmt.Errorf("console: POST %s: %w", url, err),
+			Message: "the edge did not answer the test order; try again in a moment"}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return Result{}, "", fault.New(fault.ErrUnavailable, fmt.Sprintf("reading the edge's answer: %v", err))
+		return Result{}, "", &fault.Error{Kind: fault.ErrUnavailable, Cause: fmt.Errorf("console: read the edge's answer: %w", err),
+			Message: "the edge's answer to the test order was cut off; try again in a moment"}
 	}
 	if !json.Valid(raw) {
 		raw, _ = json.Marshal(map[string]string{"raw": string(raw)})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,6 +164,11 @@ func TestTestOrderRefusals(t *testing.T) {
 			resp := env.api.Post("/v1/console/test-order", args...)
 			require.Equal(t, c.status, resp.Code, resp.Body.String())
 			assert.Contains(t, resp.Body.String(), c.contains)
+			if c.edgeURL != "" {
+				host := strings.TrimPrefix(c.edgeURL, "http://")
+				assert.NotContains(t, resp.Body.String(), host, "the edge's internal address is never shown")
+				assert.NotContains(t, resp.Body.String(), "connection refused", "nor a raw network error")
+			}
 			if c.minted {
 				assert.Len(t, env.keys.created, 1)
 				assert.Equal(t, []string{"key_console"}, env.keys.revoked, "a minted key must be revoked even when the edge fails")

@@ -4,7 +4,9 @@ package input
 
 import (
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -44,6 +46,19 @@ func (d Duration) Parse(location string, def time.Duration) (time.Duration, erro
 		return 0, fault.Invalid(location, "the duration is out of range", string(d))
 	}
 	return v, nil
+}
+
+// PlainTextPattern is PlainText's rule as a schema pattern: no control characters (C0,
+// DEL, C1), which names shown in the portal, logs and e-mails must not carry.
+const PlainTextPattern = `^[^\x00-\x1f\x7f-\x9f]*$`
+
+// PlainText refuses s, the value of field, when it holds a control character. Services
+// check it too, so callers in process (the portal) meet the same rule as the API.
+func PlainText(field, s string) error {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return fault.Invalid(field, "must not contain control characters (such as newlines or tabs)", s)
+	}
+	return nil
 }
 
 func ptr[T any](v T) *T { return &v }

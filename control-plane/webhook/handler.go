@@ -40,7 +40,7 @@ type CreateEndpointBody struct {
 	URL         string   `json:"url" minLength:"8" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@ ]+([/?][^# ]*)?$" patternDescription:"an absolute http(s) URL without credentials or fragment" doc:"Where events are POSTed; https (http only for test endpoints where enabled)."`
 	Environment string   `json:"environment,omitempty" enum:"test,live" default:"test" doc:"Which orders it receives."`
 	EventTypes  []string `json:"event_types" minItems:"1" maxItems:"3" enum:"order.created,order.completed,order.failed"`
-	Description string   `json:"description,omitempty" maxLength:"500"`
+	Description string   `json:"description,omitempty" maxLength:"500" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters"`
 	Enabled     *bool    `json:"enabled,omitempty" doc:"Default true."`
 }
 
@@ -55,7 +55,7 @@ type UpdateEndpointBody struct {
 	_           struct{} `additionalProperties:"false"`
 	URL         *string  `json:"url,omitempty" minLength:"8" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@ ]+([/?][^# ]*)?$" patternDescription:"an absolute http(s) URL without credentials or fragment"`
 	EventTypes  []string `json:"event_types,omitempty" minItems:"1" maxItems:"3" enum:"order.created,order.completed,order.failed"`
-	Description *string  `json:"description,omitempty" maxLength:"500"`
+	Description *string  `json:"description,omitempty" maxLength:"500" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters"`
 	Enabled     *bool    `json:"enabled,omitempty" doc:"Enabling clears why Steller disabled it."`
 }
 

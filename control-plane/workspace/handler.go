@@ -70,7 +70,7 @@ type inviteInput struct {
 type acceptInviteInput struct {
 	Body struct {
 		Token    string `json:"token" minLength:"1" maxLength:"128" doc:"The invitation token."`
-		Name     string `json:"name,omitempty" maxLength:"200" doc:"Your name, to create a new account (omit when signed in)."`
+		Name     string `json:"name,omitempty" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters" doc:"Your name, to create a new account (omit when signed in)."`
 		Password string `json:"password,omitempty" maxLength:"256" doc:"A password for the new account (omit when signed in)."`
 	}
 }

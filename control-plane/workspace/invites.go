@@ -16,6 +16,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/input"
 	"github.com/steller/platform/control-plane/page"
 	"github.com/steller/platform/control-plane/rbac"
 )
@@ -96,7 +97,10 @@ func (s *Service) CreateInvite(ctx context.Context, email, role string) (Created
 	if err != nil {
 		return CreatedInvite{}, err
 	}
-	email = strings.TrimSpace(email)
+	email, err = account.NormalizeEmail("body.email", email)
+	if err != nil {
+		return CreatedInvite{}, err
+	}
 	var raw [32]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails on Linux
 	now := s.clock()
@@ -223,6 +227,9 @@ func (s *Service) AcceptInvite(ctx context.Context, req AcceptRequest) (Accepted
 		}
 		if req.Password == "" {
 			return Accepted{}, fault.Invalid("body.password", "password is required to create your account (or sign in first to accept with an existing one)", nil)
+		}
+		if err := input.PlainText("body.name", req.Name); err != nil {
+			return Accepted{}, err
 		}
 	}
 	var out Accepted

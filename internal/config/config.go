@@ -107,6 +107,8 @@ type Config struct {
 	WebhookConcurrency int
 	// WebhookAllowPrivate lets webhook deliveries reach loopback and private addresses.
 	WebhookAllowPrivate bool
+	// WebhookAllowHTTP lets test-environment webhook endpoints use http:// URLs.
+	WebhookAllowHTTP bool
 	// ConsoleEdgeURL is the edge the portal console sends its test orders through.
 	ConsoleEdgeURL string
 }
@@ -170,6 +172,7 @@ const (
 	WebhookDelivery    = "webhook-delivery"
 	WebhookConcurrency = "webhook-concurrency"
 	WebhookAllowPriv   = "webhook-allow-private-networks"
+	WebhookAllowHTTP   = "webhook-allow-http-for-test"
 	ConsoleEdgeURL     = "console-edge-url"
 )
 
@@ -292,8 +295,8 @@ func Settings() []Setting {
 				}
 				return nil
 			}},
-		{Flag: CookieSecure, Env: []string{"STELLER_COOKIE_SECURE"}, Default: "false",
-			Usage: "mark the session cookie Secure: true whenever the control plane is served over HTTPS",
+		{Flag: CookieSecure, Env: []string{"STELLER_COOKIE_SECURE"}, Default: "true",
+			Usage: "mark the session cookie Secure (sent over HTTPS only); false only for plain-http local runs (steller dev turns it off)",
 			parse: func(c *Config, v string) error {
 				b, err := strconv.ParseBool(v)
 				c.CookieSecure = b
@@ -365,6 +368,9 @@ func Settings() []Setting {
 		{Flag: WebhookAllowPriv, Env: []string{"STELLER_WEBHOOK_ALLOW_PRIVATE_NETWORKS"}, Default: "false",
 			Usage: "let webhook deliveries reach loopback and private addresses (local development only; metadata and link-local stay refused)",
 			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookAllowPrivate) }},
+		{Flag: WebhookAllowHTTP, Env: []string{"STELLER_WEBHOOK_ALLOW_HTTP_FOR_TEST"}, Default: "false",
+			Usage: "let test-environment webhook endpoints use http:// URLs (live endpoints always need https)",
+			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookAllowHTTP) }},
 		{Flag: ConsoleEdgeURL, Env: []string{"STELLER_CONSOLE_EDGE_URL"},
 			Usage: "edge (gateway or Kong) URL that the portal console's test orders go through; empty disables the console",
 			parse: func(c *Config, v string) error { c.ConsoleEdgeURL = v; return httpURL(v) }},
