@@ -75,7 +75,11 @@ WHERE id = $1 RETURNING ` + columns
 	revokeSQL = `UPDATE api_keys SET status = 'revoked', revoked_at = $2, updated_at = $2
 WHERE id = $1 RETURNING ` + columns
 
-	partnerSQL = `SELECT status, live_approved_at FROM partners WHERE id = $1`
+	// FOR SHARE: a key's creation publishes the partner's status beside the key, so it must
+	// read the committed status and keep it until it commits. A concurrent suspension
+	// (FOR UPDATE) then either waits for it or is seen by it; the feed never ends on a
+	// status the partner no longer has.
+	partnerSQL = `SELECT status, live_approved_at FROM partners WHERE id = $1 FOR SHARE`
 
 	// workspaceSQL finds the partner's workspace by id, or its first one when $2 is empty.
 	workspaceSQL = `SELECT id FROM workspaces WHERE partner_id = $1 AND ($2 = '' OR id = $2)
