@@ -13,6 +13,7 @@ import (
 	"github.com/steller/platform/analytics/logquery"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/console"
@@ -32,6 +33,7 @@ var controlPlaneSpec = config.Spec{
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
 		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
 		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv, config.WebhookAllowHTTP,
+		config.SignupLimit, config.LoginLimit, config.LoginFreeFailures,
 		config.ConsoleEdgeURL,
 	},
 	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers, config.EdgeTokens},
@@ -116,6 +118,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	a, err := api.New(api.Config{
 		Pool: pool, Logger: logger, Engine: engine, KeyIssuer: keys, Version: version,
 		CookieSecure: c.CookieSecure, TrustedProxies: proxies,
+		SignupLimit: apiRate(c.SignupLimit), LoginLimit: apiRate(c.LoginLimit), LoginThrottle: loginThrottle(c.LoginFreeFailures),
 	})
 	if err != nil {
 		return fail(err)
@@ -187,4 +190,22 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	return cp, nil
+}
+
+// apiRate is a configured rate as the API's limit (Requests -1: off).
+func apiRate(r config.Rate) api.RateLimit {
+	if r.Requests == 0 {
+		return api.RateLimit{Requests: -1}
+	}
+	return api.RateLimit{Requests: r.Requests, Per: r.Per}
+}
+
+// loginThrottle is the per-account sign-in throttle for free failures (0: off).
+func loginThrottle(free int) account.LoginThrottle {
+	if free == 0 {
+		return account.LoginThrottle{Free: -1}
+	}
+	t := account.DefaultLoginThrottle
+	t.Free = free
+	return t
 }

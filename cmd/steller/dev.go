@@ -102,6 +102,9 @@ func runDev(ctx context.Context, c config.Config) error {
 	// Local receivers and the browser speak plain http here.
 	c.WebhookAllowHTTP = true
 	c.CookieSecure = false
+	// A developer scripting signups and sign-ins must not be locked out for an hour.
+	c.SignupLimit = config.Rate{Requests: 1000, Per: time.Hour}
+	c.LoginLimit = config.Rate{Requests: 1000, Per: time.Minute}
 	cp, err := newControlPlane(ctx, c, logger)
 	if err != nil {
 		return err

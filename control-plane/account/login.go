@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +21,14 @@ import (
 // the e-mail exists.
 var errBadCredentials = fault.New(fault.ErrUnauthorized, "the e-mail address or password is wrong")
 
+// throttled is the answer to a sign-in while its mailbox waits out failed attempts; it is
+// the same whether or not the address has an account.
+func throttled(wait time.Duration) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	return &fault.Error{Kind: fault.ErrRateLimited, RetryAfter: wait,
+		Message: fmt.Sprintf("too many failed sign-ins for this e-mail address: try again in %d s", secs)}
+}
+
 // LoginResult is a started session and where it acts.
 type LoginResult struct {
 	Session     Session
@@ -30,6 +40,10 @@ type LoginResult struct {
 // oldest workspace when it is empty. An unknown e-mail costs one argon2id verification
 // too, so response times do not reveal which addresses have accounts.
 func (s *Service) Login(ctx context.Context, email, password, workspaceID string) (LoginResult, error) {
+	key := throttleKey("user", email)
+	if wait := s.throttle.wait(key); wait > 0 {
+		return LoginResult{}, throttled(wait)
+	}
 	var id, hash, ws string
 	err := s.pool.QueryRow(ctx, userForLoginSQL, loginEmail(email), workspaceID).Scan(&id, &hash, &ws)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -40,8 +54,10 @@ func (s *Service) Login(ctx context.Context, email, password, workspaceID string
 		return LoginResult{}, err
 	}
 	if !ok {
+		s.throttle.fail(key)
 		return LoginResult{}, errBadCredentials
 	}
+	s.throttle.succeed(key)
 	if ws == "" {
 		if workspaceID != "" {
 			return LoginResult{}, fault.New(fault.ErrForbidden, "you are not a member of this workspace")
@@ -58,6 +74,10 @@ func (s *Service) Login(ctx context.Context, email, password, workspaceID string
 
 // AdminLogin checks a platform admin's password and starts an admin session.
 func (s *Service) AdminLogin(ctx context.Context, email, password string) (Session, string, error) {
+	key := throttleKey("admin", email)
+	if wait := s.throttle.wait(key); wait > 0 {
+		return Session{}, "", throttled(wait)
+	}
 	var id, hash string
 	err := s.pool.QueryRow(ctx, adminForLoginSQL, loginEmail(email)).Scan(&id, &hash)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -68,8 +88,10 @@ func (s *Service) AdminLogin(ctx context.Context, email, password string) (Sessi
 		return Session{}, "", err
 	}
 	if !ok {
+		s.throttle.fail(key)
 		return Session{}, "", errBadCredentials
 	}
+	s.throttle.succeed(key)
 	var sess Session
 	err = inTx(ctx, s.pool, func(tx pgx.Tx) error {
 		sess, err = s.CreateSession(ctx, tx, auth.KindAdmin, id, "")

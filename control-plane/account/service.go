@@ -49,6 +49,9 @@ type Config struct {
 	CookieSecure bool
 	// HashConcurrency bounds concurrent argon2id computations; 2×GOMAXPROCS when zero.
 	HashConcurrency int
+	// LoginThrottle slows guessing against one account; DefaultLoginThrottle when zero,
+	// off when Free is negative.
+	LoginThrottle LoginThrottle
 }
 
 // Service signs partners up and users and admins in.
@@ -60,6 +63,7 @@ type Service struct {
 	ttl          time.Duration
 	cookieSecure bool
 	hasher       *hasher
+	throttle     *throttle
 }
 
 // New checks cfg and returns a Service.
@@ -93,9 +97,13 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.LoginThrottle == (LoginThrottle{}) {
+		cfg.LoginThrottle = DefaultLoginThrottle
+	}
 	return &Service{
 		pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, keys: cfg.KeyIssuer,
 		ttl: cfg.SessionTTL, cookieSecure: cfg.CookieSecure, hasher: h,
+		throttle: newThrottle(cfg.LoginThrottle, cfg.Clock),
 	}, nil
 }
 

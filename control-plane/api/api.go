@@ -60,6 +60,9 @@ type Config struct {
 	// LoginLimit bounds sign-in attempts per client IP; DefaultLoginLimit when zero.
 	// Set Requests to -1 to disable.
 	LoginLimit RateLimit
+	// LoginThrottle slows password guessing per account (account.DefaultLoginThrottle when
+	// zero; Free -1 disables it).
+	LoginThrottle account.LoginThrottle
 	// MaxBodyBytes caps request bodies (larger ones are 413); DefaultMaxBodyBytes when zero.
 	MaxBodyBytes int64
 	// TrustedProxies are the peers whose X-Forwarded-For names the client (for rate
@@ -127,6 +130,7 @@ func New(cfg Config) (*API, error) {
 	accounts, err := account.New(account.Config{
 		Pool: cfg.Pool, Logger: cfg.Logger, Clock: cfg.Clock, KeyIssuer: cfg.KeyIssuer,
 		SessionTTL: cfg.SessionTTL, CookieSecure: cfg.CookieSecure, HashConcurrency: cfg.HashConcurrency,
+		LoginThrottle: cfg.LoginThrottle,
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/internal/clientip"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -150,8 +151,8 @@ func (a *API) rateLimitMiddleware(ctx huma.Context, next func(huma.Context)) {
 			forwardedFor = append(forwardedFor, value)
 		}
 	})
-	ip := a.clients.FromRemoteAddr(ctx.RemoteAddr(), forwardedFor).String()
-	ok, wait := l.allow(ctx.Operation().OperationID + "|" + ip)
+	client := clientip.LimitKey(a.clients.FromRemoteAddr(ctx.RemoteAddr(), forwardedFor))
+	ok, wait := l.allow(ctx.Operation().OperationID + "|" + client)
 	if !ok {
 		ctx.SetHeader("Retry-After", retryAfterSeconds(wait))
 		_ = huma.WriteErr(a.huma, ctx, http.StatusTooManyRequests, "too many attempts from your address: try again later")

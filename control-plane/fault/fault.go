@@ -8,7 +8,10 @@ package fault
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/steller/platform/contract/problem"
 )
@@ -73,6 +76,16 @@ type Error struct {
 	Value any
 	// Cause is the underlying failure, for the log.
 	Cause error
+	// RetryAfter, when positive, is sent as the Retry-After header (a rate limit's wait).
+	RetryAfter time.Duration
+}
+
+// GetHeaders gives Huma the Retry-After header of a rate-limited error.
+func (e *Error) GetHeaders() http.Header {
+	if e.RetryAfter <= 0 {
+		return nil
+	}
+	return http.Header{"Retry-After": {strconv.Itoa(max(1, int(math.Ceil(e.RetryAfter.Seconds()))))}}
 }
 
 // Error implements error.

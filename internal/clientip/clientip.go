@@ -116,3 +116,15 @@ func (r Resolver) FromRemoteAddr(remoteAddr string, forwardedFor []string) netip
 	}
 	return r.Client(ap.Addr(), forwardedFor)
 }
+
+// LimitKey is the rate-limit key of a client address: an IPv4 address itself, an IPv6
+// address's /64 (one subscriber's usual allocation, so rotating addresses inside it does
+// not escape a limit). IPv4-mapped addresses count as IPv4.
+func LimitKey(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.WithZone("").Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

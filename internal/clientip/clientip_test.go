@@ -74,3 +74,14 @@ func TestParseRejectsGarbage(t *testing.T) {
 	_, err = clientip.Parse([]string{""})
 	require.Error(t, err)
 }
+
+func TestLimitKeyGroupsIPv6By64(t *testing.T) {
+	t.Parallel()
+	key := func(s string) string { return clientip.LimitKey(netip.MustParseAddr(s)) }
+	assert.Equal(t, "203.0.113.7", key("203.0.113.7"))
+	assert.Equal(t, "203.0.113.7", key("::ffff:203.0.113.7"), "IPv4-mapped counts as IPv4")
+	assert.Equal(t, key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+	assert.Equal(t, "2001:db8:1:2::/64", key("2001:db8:1:2:abcd::9"))
+	assert.NotEqual(t, key("2001:db8:1:2::1"), key("2001:db8:1:3::1"))
+	assert.Equal(t, key("fe80::1%eth0"), key("fe80::2"), "zones do not split a /64")
+}

@@ -109,6 +109,14 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// WebhookAllowHTTP lets test-environment webhook endpoints use http:// URLs.
 	WebhookAllowHTTP bool
+	// SignupLimit bounds signups and invitation acceptances per client address (or IPv6
+	// /64): Requests per Per; Requests 0 turns it off.
+	SignupLimit Rate
+	// LoginLimit bounds sign-in attempts per client address (or IPv6 /64).
+	LoginLimit Rate
+	// LoginFreeFailures is how many failed sign-ins in a row one mailbox may make before
+	// each further attempt waits a doubling backoff; 0 turns the throttle off.
+	LoginFreeFailures int
 	// ConsoleEdgeURL is the edge the portal console sends its test orders through.
 	ConsoleEdgeURL string
 }
@@ -173,6 +181,9 @@ const (
 	WebhookConcurrency = "webhook-concurrency"
 	WebhookAllowPriv   = "webhook-allow-private-networks"
 	WebhookAllowHTTP   = "webhook-allow-http-for-test"
+	SignupLimit        = "signup-limit"
+	LoginLimit         = "login-limit"
+	LoginFreeFailures  = "login-free-failures"
 	ConsoleEdgeURL     = "console-edge-url"
 )
 
@@ -371,6 +382,22 @@ func Settings() []Setting {
 		{Flag: WebhookAllowHTTP, Env: []string{"STELLER_WEBHOOK_ALLOW_HTTP_FOR_TEST"}, Default: "false",
 			Usage: "let test-environment webhook endpoints use http:// URLs (live endpoints always need https)",
 			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookAllowHTTP) }},
+		{Flag: SignupLimit, Env: []string{"STELLER_SIGNUP_LIMIT"}, Default: "10/1h",
+			Usage: "signups and invitation acceptances allowed per client address (IPv6: per /64), as N/duration; 0 turns it off (steller dev: 1000/1h)",
+			parse: func(c *Config, v string) error { return rate(v, &c.SignupLimit) }},
+		{Flag: LoginLimit, Env: []string{"STELLER_LOGIN_LIMIT"}, Default: "20/1m",
+			Usage: "sign-in attempts allowed per client address (IPv6: per /64), as N/duration; 0 turns it off (steller dev: 1000/1m)",
+			parse: func(c *Config, v string) error { return rate(v, &c.LoginLimit) }},
+		{Flag: LoginFreeFailures, Env: []string{"STELLER_LOGIN_FREE_FAILURES"}, Default: "5",
+			Usage: "failed sign-ins in a row one e-mail address may make before each further attempt waits a backoff doubling from 1s to 15m; 0 turns it off",
+			parse: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 1000 {
+					return errors.New("must be a whole number from 0 to 1000")
+				}
+				c.LoginFreeFailures = n
+				return nil
+			}},
 		{Flag: ConsoleEdgeURL, Env: []string{"STELLER_CONSOLE_EDGE_URL"},
 			Usage: "edge (gateway or Kong) URL that the portal console's test orders go through; empty disables the console",
 			parse: func(c *Config, v string) error { c.ConsoleEdgeURL = v; return httpURL(v) }},
@@ -424,6 +451,30 @@ func oneOf(v string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+// Rate is a number of requests per window.
+type Rate struct {
+	// Requests is how many are allowed in each window; 0 means no limit.
+	Requests int
+	// Per is the window.
+	Per time.Duration
+}
+
+// rate parses "N/duration" (10/1h, 20/1m) or "0" into dst.
+func rate(v string, dst *Rate) error {
+	if v == "0" {
+		*dst = Rate{}
+		return nil
+	}
+	n, per, ok := strings.Cut(v, "/")
+	requests, err := strconv.Atoi(n)
+	window, derr := time.ParseDuration(per)
+	if !ok || err != nil || derr != nil || requests < 1 || requests > 1_000_000 || window < time.Second || window > 24*time.Hour {
+		return errors.New("must be N/duration, such as 10/1h (N from 1 to 1000000, a window from 1s to 24h), or 0")
+	}
+	*dst = Rate{Requests: requests, Per: window}
+	return nil
 }
 
 // boolean parses true or false into dst.

@@ -45,6 +45,17 @@ func TestLoadParsesEverySetting(t *testing.T) {
 	assert.Equal(t, 3*time.Second, c.ShutdownTimeout)
 	assert.Equal(t, ":9090", c.ControlPlaneAddr)
 	assert.Equal(t, ".local/dev", c.DataDir)
+	assert.Equal(t, config.Rate{Requests: 10, Per: time.Hour}, c.SignupLimit)
+	assert.Equal(t, config.Rate{Requests: 20, Per: time.Minute}, c.LoginLimit)
+	assert.Equal(t, 5, c.LoginFreeFailures)
+	assert.True(t, c.CookieSecure, "the session cookie is Secure unless turned off")
+	assert.False(t, c.WebhookAllowHTTP)
+
+	c, err = load(t, []string{config.SignupLimit, config.LoginLimit}, nil,
+		map[string]string{config.SignupLimit: "0", config.LoginLimit: "3/30s"})
+	require.NoError(t, err)
+	assert.Equal(t, config.Rate{}, c.SignupLimit, "0 is off")
+	assert.Equal(t, config.Rate{Requests: 3, Per: 30 * time.Second}, c.LoginLimit)
 }
 
 func TestLoadReportsEveryProblemTogether(t *testing.T) {
@@ -80,6 +91,11 @@ func TestValuesRejected(t *testing.T) {
 		{config.StackKafka, "kfake"},
 		{config.DataDir, ""},
 		{config.ShutdownTimeout, "soon"},
+		{config.SignupLimit, "10"},
+		{config.SignupLimit, "10/soon"},
+		{config.SignupLimit, "-1/1h"},
+		{config.LoginLimit, "20/1ms"},
+		{config.LoginFreeFailures, "-1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.setting+"="+tc.value, func(t *testing.T) {
