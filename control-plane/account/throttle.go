@@ -57,14 +57,7 @@ func (t *throttle) wait(key string) time.Duration {
 	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, ok := t.m[key]
-	if !ok {
-		return 0
-	}
-	if now.Sub(s.last) >= t.cfg.Max {
-		delete(t.m, key)
-		return 0
-	}
+	s := t.current(key, now)
 	return max(0, s.until.Sub(now))
 }
 
@@ -76,12 +69,9 @@ func (t *throttle) fail(key string) time.Duration {
 	now := t.clock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, ok := t.m[key]
-	if !ok || now.Sub(s.last) >= t.cfg.Max {
-		if len(t.m) >= maxThrottled {
-			t.sweep(now)
-		}
-		s = strikes{}
+	s := t.current(key, now)
+	if s.failures == 0 && len(t.m) >= maxThrottled {
+		t.sweep(now)
 	}
 	s.failures++
 	s.last = now
@@ -94,6 +84,17 @@ func (t *throttle) fail(key string) time.Duration {
 	}
 	t.m[key] = s
 	return max(0, s.until.Sub(now))
+}
+
+// current returns key's strikes, forgetting them once the last failure is older than Max.
+// The caller holds t.mu.
+func (t *throttle) current(key string, now time.Time) strikes {
+	s, ok := t.m[key]
+	if ok && now.Sub(s.last) >= t.cfg.Max {
+		delete(t.m, key)
+		return strikes{}
+	}
+	return s
 }
 
 // succeed clears key's failures.
