@@ -210,7 +210,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.NotEmpty(t, catalog.Products)
 
-	firstCallJourney(t, first)
+	journeySecrets := firstCallJourney(t, first)
 
 	resp, err = http.Get(first.gateway + "/v1/catalog")
 	require.NoError(t, err)
@@ -255,6 +255,15 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 
 	first.stop(t)
 	assert.Empty(t, append(processesUsing(t, dataDir), processesUsing(t, pgDir)...), "processes left behind after Ctrl-C")
+	var devSecrets struct {
+		EdgeToken     string `json:"edge_token"`
+		AdminPassword string `json:"admin_password"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dataDir, "dev-secrets.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &devSecrets))
+	assertNoSecretsLogged(t, dataDir, first.output.String(), append(journeySecrets, session.Session.Token,
+		first.demoPassword, devSecrets.EdgeToken, devSecrets.AdminPassword)...)
 
 	second := startDev(t, bin, dataDir, 700)
 	conn, err = pgx.Connect(ctx, second.postgres)

@@ -8,8 +8,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -76,7 +80,7 @@ func (h *hookReceiver) ofType(typ string) []map[string]any {
 // order completes with a card → a signed order.completed webhook arrives → the request is
 // in ClickHouse. Then the console places an order with no key copied, which shows up in
 // ClickHouse the same way.
-func firstCallJourney(t *testing.T, run *devRun) {
+func firstCallJourney(t *testing.T, run *devRun) (secrets []string) {
 	t.Helper()
 	cp, gw := run.controlPlane, run.gateway
 
@@ -230,4 +234,50 @@ func firstCallJourney(t *testing.T, run *devRun) {
 	assert.Contains(t, string(console.Response), `"status":"pending"`)
 	require.Eventually(t, inClickHouse(console.RequestID), 30*time.Second, 200*time.Millisecond,
 		"the console's request %s never reached ClickHouse", console.RequestID)
+	receiver.mu.Lock()
+	defer receiver.mu.Unlock()
+	return []string{key, session, receiver.secret, "first-call-Journey-1"}
+}
+
+// secretShapes are what secret material looks like: API keys, webhook secrets, session
+// tokens.
+var secretShapes = regexp.MustCompile(`sk_(test|live)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{16,}|sts_[A-Za-z0-9_-]{16,}`)
+
+// assertNoSecretsLogged reads every log line of steller dev (its stderr) and of the servers
+// it ran (the log files under dataDir) and fails on any secret: anything shaped like one,
+// and each of the known values (passwords, the edge token). The banner on stdout, which
+// shows the sandbox key and the demo password on purpose, is not a log.
+func assertNoSecretsLogged(t *testing.T, dataDir, stderr string, known ...string) {
+	t.Helper()
+	logs := map[string]string{"steller dev (stderr)": stderr}
+	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "kafka-embedded" {
+			return filepath.SkipDir // the broker's data, not a log
+		}
+		if !d.IsDir() && (strings.HasSuffix(path, ".log") || strings.Contains(path, "/log/")) {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			logs[path] = string(raw)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, len(logs), 2, "the servers' log files were not found under %s", dataDir)
+	for name, text := range logs {
+		for _, line := range strings.Split(text, "\n") {
+			if m := secretShapes.FindString(line); m != "" {
+				t.Errorf("%s logs secret material %q…: %s", name, m[:min(len(m), 12)], line)
+			}
+			for _, secret := range known {
+				if secret != "" && strings.Contains(line, secret) {
+					t.Errorf("%s logs a known secret (%d characters): %s", name, len(secret), line)
+				}
+			}
+		}
+	}
 }
