@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/steller
 
-.PHONY: dev test build install services-up services-down bench lint fmt clean
+.PHONY: dev test build install services-up services-down bench lint vulncheck fmt clean
 
 ## dev: install the local servers if needed, build, and run the whole platform (Ctrl-C stops it)
 dev: build
@@ -40,6 +40,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## vulncheck: govulncheck against an offline Go vulnerability database built from the Go module proxy
+vulncheck:
+	bash scripts/vulncheck.sh
 
 ## clean: remove built binaries (not the local server data in .local)
 clean:
