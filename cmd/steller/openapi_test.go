@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/control-plane/input"
 )
 
 // TestOpenAPIPrintsOffline needs no server: every connection the control plane is wired
@@ -66,4 +68,39 @@ type openAPIDoc struct {
 			Properties map[string]any `json:"properties"`
 		} `json:"schemas"`
 	} `json:"components"`
+}
+
+// TestPrintableTextPatternsAreOneRule: struct tags must spell patterns out, so the
+// "no control characters" rule is written in several packages' tags; every spelling in the
+// document is input.PlainTextPattern, or it for a path (starting with /) or non-empty text.
+func TestPrintableTextPatternsAreOneRule(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	root := rootCommand()
+	root.Writer = &out
+	require.NoError(t, root.Run(context.Background(), []string{"steller", "openapi", "--api", "control-plane"}))
+	var doc any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &doc))
+	body := strings.TrimSuffix(strings.TrimPrefix(input.PlainTextPattern, "^"), "*$") // [^\x00-...]
+	allowed := []string{input.PlainTextPattern, "^/" + body + "*$", "^" + body + "+$"}
+	var seen int
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if p, ok := x.(string); ok && k == "pattern" && strings.Contains(p, `\x1f`) {
+					seen++
+					assert.Contains(t, allowed, p)
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+	assert.Greater(t, seen, 5, "the printable-text patterns were not found")
 }

@@ -18,14 +18,11 @@ const maxEmailLen = 254
 func NormalizeEmail(field, raw string) (string, error) {
 	s := strings.TrimSpace(raw)
 	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailLen {
+	at := strings.LastIndex(s, "@")
+	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailLen || at < 1 || !strings.Contains(s[at+1:], ".") {
 		return "", fault.Invalid(field, "must be a plain e-mail address such as ada@example.com (no display name)", raw)
 	}
-	local, domain, ok := cutLast(s, "@")
-	if !ok || local == "" || !strings.Contains(domain, ".") {
-		return "", fault.Invalid(field, "must be a plain e-mail address such as ada@example.com (no display name)", raw)
-	}
-	return local + "@" + strings.ToLower(domain), nil
+	return s[:at+1] + strings.ToLower(s[at+1:]), nil
 }
 
 // loginEmail is the spelling a sign-in looks up: the normalized address, or the input as
@@ -36,11 +33,4 @@ func loginEmail(raw string) string {
 		return e
 	}
 	return strings.TrimSpace(raw)
-}
-
-func cutLast(s, sep string) (before, after string, found bool) {
-	if i := strings.LastIndex(s, sep); i >= 0 {
-		return s[:i], s[i+len(sep):], true
-	}
-	return s, "", false
 }

@@ -44,7 +44,9 @@ func newThrottle(cfg LoginThrottle, clock func() time.Time) *throttle {
 	return &throttle{cfg: cfg, clock: clock, m: map[string]strikes{}}
 }
 
-func (t *throttle) enabled() bool { return t != nil && t.cfg.Free > 0 && t.cfg.Base > 0 && t.cfg.Max > 0 }
+func (t *throttle) enabled() bool {
+	return t != nil && t.cfg.Free > 0 && t.cfg.Base > 0 && t.cfg.Max > 0
+}
 
 // key is the mailbox a sign-in names, compared case-insensitively as accounts are.
 func throttleKey(kind, email string) string { return kind + "|" + strings.ToLower(loginEmail(email)) }

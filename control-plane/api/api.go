@@ -211,13 +211,19 @@ func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allowed) > 0 {
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		problem.Write(w, problem.New(http.StatusMethodNotAllowed, problem.StatusCode(http.StatusMethodNotAllowed),
-			"Method Not Allowed", r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "), ""))
+		methodNotAllowed(w, r.Method, allowed)
 		return
 	}
 	problem.Write(w, problem.New(http.StatusNotFound, problem.StatusCode(http.StatusNotFound), "Not Found",
 		"no such path: /openapi.json lists the API's operations", ""))
+}
+
+// methodNotAllowed answers 405 with the Allow header naming allowed.
+func methodNotAllowed(w http.ResponseWriter, method string, allowed []string) {
+	list := strings.Join(allowed, ", ")
+	w.Header().Set("Allow", list)
+	problem.Write(w, problem.New(http.StatusMethodNotAllowed, problem.StatusCode(http.StatusMethodNotAllowed),
+		"Method Not Allowed", method+" is not allowed here; allowed: "+list, ""))
 }
 
 // documentCommonErrors declares on op the problems any operation can answer, whatever its

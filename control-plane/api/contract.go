@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/steller/platform/contract/problem"
 )
 
 // This file keeps the server and its OpenAPI document in agreement where Huma, left alone,
@@ -141,9 +139,7 @@ func (a *API) shadowedMethods(next http.Handler) http.Handler {
 		once.Do(func() { literal = literalPaths(a.huma.OpenAPI()) })
 		methods, ok := literal[r.URL.Path]
 		if ok && !slices.Contains(methods, r.Method) && !(r.Method == http.MethodHead && slices.Contains(methods, http.MethodGet)) {
-			w.Header().Set("Allow", strings.Join(methods, ", "))
-			problem.Write(w, problem.New(http.StatusMethodNotAllowed, problem.StatusCode(http.StatusMethodNotAllowed),
-				"Method Not Allowed", r.Method+" is not allowed here; allowed: "+strings.Join(methods, ", "), ""))
+			methodNotAllowed(w, r.Method, methods)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/problem"
@@ -68,9 +71,7 @@ func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 		}
 		h, ok := methods[r.Method]
 		if !ok {
-			for m := range methods {
-				w.Header().Set("Allow", m)
-			}
+			w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(methods)), ", "))
 			writeProblem(w, c.requestID, codeMethodNotAllowed, "", nil)
 			return
 		}
