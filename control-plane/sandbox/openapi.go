@@ -114,7 +114,7 @@ func PartnerOpenAPI(version string) *huma.OpenAPI {
 			Description: "The gift-card API partners call through the Steller edge. A test key (`sk_test_…`) " +
 				"reaches the sandbox, with fake money and the magic values of `POST /v1/orders`; a live key " +
 				"reaches the live service, with real money. Every answer carries the edge's `X-Request-Id`; quote it to support. A client's own " +
-				"`X-Request-Id` (" + identity.ClientRequestIDPattern + ") is kept as `client_request_id` in " +
+				"`X-Request-Id` (up to " + strconv.Itoa(identity.MaxClientRequestIDLen) + " letters, digits, `.`, `_`, `:` or `-`) is kept as `client_request_id` in " +
 				"the request log. Errors are RFC 9457 problem documents with a stable `code`.",
 		},
 		Servers: []*huma.Server{{URL: "http://127.0.0.1:8000", Description: "The gateway of `steller dev`"}},
