@@ -1,4 +1,7 @@
 # The steller binary: every service of the platform is one of its subcommands.
+# kong/kong_test.go checks that GO_VERSION is go.mod's go version.
+
+ARG GO_VERSION=1.27.3
 
 # The web assets the binary embeds (Swagger UI for /docs): npm ci from package-lock.json and
 # the copy into control-plane/api/docsassets/vendor, by the same script as a local install.
@@ -8,7 +11,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY scripts/install.sh scripts/
 RUN bash scripts/install.sh web
 
-FROM golang:1.26-bookworm AS build
+FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -1,6 +1,8 @@
 # Steller's two commands are `make dev` and `make test`; the rest are helpers.
 SHELL := /bin/bash
 GO    ?= go
+# The Go toolchain go.mod names, taken from the Go module proxy (see scripts/toolchain.sh).
+export GOTOOLCHAIN := go$(shell sed -n 's/^go //p' go.mod)
 BIN   := bin/steller
 
 .PHONY: dev test build install services-up services-down bench lint vulncheck fmt clean
@@ -35,11 +37,13 @@ services-down: build
 bench: services-up
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## lint: gofmt, go vet and staticcheck
+## lint: gofmt, go vet, staticcheck and govulncheck (scripts/vulncheck.sh)
 lint:
+	bash scripts/install.sh web
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	bash scripts/vulncheck.sh
 
 ## vulncheck: govulncheck against an offline Go vulnerability database built from the Go module proxy
 vulncheck:

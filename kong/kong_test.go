@@ -227,6 +227,14 @@ func checkPluginConfigs(t *testing.T, bin, file string) (kongstandin.Info, int) 
 	return info, checked
 }
 
+// The steller image (the repository's own Dockerfile) builds with the same Go as Kong's image
+// and as go.mod, whose go line scripts/toolchain.sh exports for every local build.
+func TestStellerImageBuildsWithGoModsGo(t *testing.T) {
+	t.Parallel()
+	d := readDockerfile(t, filepath.Join(repoRoot, "Dockerfile"))
+	assert.Equal(t, goVersion(t, repoRoot), d.args["GO_VERSION"], "the root Dockerfile's GO_VERSION must be go.mod's go version")
+}
+
 func TestDockerfileAndKongConfNameThePluginAsKongYMLDoes(t *testing.T) {
 	t.Parallel()
 	d := readDockerfile(t, dockerPath)

@@ -13,6 +13,8 @@
 #            the binary embeds for /docs (go:embed cannot reach node_modules)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python web)

@@ -5,6 +5,8 @@
 # missing; none skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
 
 bash scripts/install.sh
 go build -o bin/steller ./cmd/steller

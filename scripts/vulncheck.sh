@@ -6,6 +6,8 @@
 # it to take newer reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
 
 VULNDB=golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
 GOVULNCHECK=golang.org/x/vuln/cmd/govulncheck@v1.1.4
