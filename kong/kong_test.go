@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/gateway-plugin/kongplugin"
 	"github.com/steller/platform/internal/kongstandin"
 )
 
@@ -278,5 +279,36 @@ func TestDockerfileAndKongConfNameThePluginAsKongYMLDoes(t *testing.T) {
 	for _, key := range []string{"database", "declarative_config", "plugins", "pluginserver_names",
 		pluginServerKey(pluginName, "start_cmd"), pluginServerKey(pluginName, "query_cmd"), pluginServerKey(pluginName, "socket")} {
 		assert.Contains(t, conf, key, "kong.conf must document %s", key)
+	}
+}
+
+// The plugin server reads its secrets from the environment, which nginx clears except for
+// the variables its env directives name: the file kong.conf includes in nginx's main block
+// must name each one the plugin reads, and the image must put it where kong.conf says.
+func TestNginxPassesThePluginItsSecretVariables(t *testing.T) {
+	t.Parallel()
+	d := readDockerfile(t, dockerPath)
+	conf := readKongConf(t, kongConf)
+	include := conf["nginx_main_include"]
+	require.NotEmpty(t, include, "kong.conf must include the env directives in nginx's main block")
+	assert.Equal(t, include, d.copyDest(t, "", "kong/nginx-main-env.conf"))
+
+	raw, err := os.ReadFile("nginx-main-env.conf")
+	require.NoError(t, err)
+	var named []string
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "env "); ok {
+			named = append(named, strings.TrimSuffix(v, ";"))
+		}
+	}
+	assert.ElementsMatch(t, []string{kongplugin.EdgeTokenEnv, kongplugin.EdgeSigningSecretsEnv}, named)
+
+	// kong.yml leaves both secrets to those variables.
+	for _, pp := range readKongYML(t, kongYML).allPlugins() {
+		if pp.plugin.Name != pluginName {
+			continue
+		}
+		assert.Empty(t, pp.plugin.Config["edge_token"], "%s: edge_token belongs in %s", pp.where, kongplugin.EdgeTokenEnv)
+		assert.Empty(t, pp.plugin.Config["edge_signing_secrets"], "%s: edge_signing_secrets belong in %s", pp.where, kongplugin.EdgeSigningSecretsEnv)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/internal/config"
 )
 
@@ -126,4 +127,20 @@ func TestComposeRunsCurrentClickHouseAndKRaftKafka(t *testing.T) {
 	require.NotNil(t, roles)
 	assert.Equal(t, "broker,controller", *roles)
 	assert.True(t, slices.ContainsFunc(project.Services["migrate"].Command, func(s string) bool { return s == "migrate" }))
+}
+
+// The edge (Kong's plugin) signs what it forwards and the sandbox verifies it: both must
+// hold the same secrets, and the sandbox must not be published beside Kong.
+func TestComposeEdgeAndSandboxShareTheSigningSecrets(t *testing.T) {
+	t.Parallel()
+	project := loadCompose(t)
+	secrets := func(svc string) string {
+		v := project.Services[svc].Environment["STELLER_EDGE_SIGNING_SECRETS"]
+		require.NotNil(t, v, "%s has no STELLER_EDGE_SIGNING_SECRETS", svc)
+		return *v
+	}
+	assert.Equal(t, secrets("kong"), secrets("sandbox"))
+	_, err := edgesign.ParseSecrets(strings.Split(secrets("kong"), ","))
+	assert.NoError(t, err)
+	assert.Empty(t, project.Services["sandbox"].Ports, "only Kong reaches the sandbox")
 }

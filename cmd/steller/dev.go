@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/devupstream"
@@ -96,6 +97,7 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 	c.EdgeTokens = []string{secrets.EdgeToken}
+	c.EdgeSigningSecrets = []string{secrets.EdgeSigning}
 	// Local webhook receivers live on this machine: let deliveries reach loopback and
 	// private addresses (metadata and link-local addresses stay refused).
 	c.WebhookAllowPrivate = true
@@ -151,7 +153,11 @@ func runDev(ctx context.Context, c config.Config) error {
 // sync, policies as bundles): test keys reach the sandbox vendor, live keys an echo
 // upstream that stands in for the production gift-card API.
 func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken, sandboxURL string) (*edgeGateway, error) {
-	upstream, err := server.New(server.Config{Name: "dev-live-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(), Logger: logger})
+	verifier, err := edgesign.NewVerifier(edgesign.VerifierConfig{Secrets: c.EdgeSigningSecrets, Window: c.EdgeSignatureWindow})
+	if err != nil {
+		return nil, err
+	}
+	upstream, err := server.New(server.Config{Name: "dev-live-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(verifier), Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -40,12 +40,14 @@ var demoLine = regexp.MustCompile(`Demo partner\s+(\S+) / (\S+)`)
 var adminLine = regexp.MustCompile(`Platform admin\s+(\S+) / (\S+)`)
 var clickhouseLine = regexp.MustCompile(`ClickHouse\s+(\S+) \(native\)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
+var sandboxLine = regexp.MustCompile(`Sandbox vendor\s+(http://\S+)`)
 
 type devRun struct {
 	cmd           *exec.Cmd
 	controlPlane  string
 	gateway       string
 	gatewayOps    string
+	sandbox       string
 	key           string
 	demoEmail     string
 	demoPassword  string
@@ -101,6 +103,9 @@ func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 			}
 			if m := gatewayLine.FindStringSubmatch(line); m != nil {
 				run.gateway, run.gatewayOps = m[1], m[2]
+			}
+			if m := sandboxLine.FindStringSubmatch(line); m != nil {
+				run.sandbox = m[1]
 			}
 			if m := keyLine.FindStringSubmatch(line); m != nil {
 				run.key = m[1]
@@ -210,6 +215,22 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.NotEmpty(t, catalog.Products)
 
+	// The same request with the identity headers forged, straight to the sandbox vendor,
+	// is refused: only the gateway's signature makes them a partner's.
+	require.NotEmpty(t, first.sandbox, "the banner names the sandbox vendor")
+	forged, err := http.NewRequest(http.MethodGet, first.sandbox+"/v1/balance", nil)
+	require.NoError(t, err)
+	for h, v := range map[string]string{"X-Steller-Partner-Id": "ptr_forged", "X-Steller-Workspace-Id": "ws_forged", "X-Steller-Environment": "test", "X-Steller-Key-Id": "key_forged"} {
+		forged.Header.Set(h, v)
+	}
+	resp, err = http.DefaultClient.Do(forged)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, string(raw))
+	assert.Contains(t, string(raw), `"code":"edge_signature_missing"`)
+
 	journeySecrets := firstCallJourney(t, first)
 
 	resp, err = http.Get(first.gateway + "/v1/catalog")
@@ -257,13 +278,15 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 	assert.Empty(t, append(processesUsing(t, dataDir), processesUsing(t, pgDir)...), "processes left behind after Ctrl-C")
 	var devSecrets struct {
 		EdgeToken     string `json:"edge_token"`
+		EdgeSigning   string `json:"edge_signing_secret"`
 		AdminPassword string `json:"admin_password"`
 	}
-	raw, err := os.ReadFile(filepath.Join(dataDir, "dev-secrets.json"))
+	raw, err = os.ReadFile(filepath.Join(dataDir, "dev-secrets.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &devSecrets))
 	assertNoSecretsLogged(t, dataDir, first.output.String(), append(journeySecrets, session.Session.Token,
-		first.demoPassword, devSecrets.EdgeToken, devSecrets.AdminPassword)...)
+		first.demoPassword, devSecrets.EdgeToken, devSecrets.EdgeSigning, devSecrets.AdminPassword)...)
+	assert.True(t, strings.HasPrefix(devSecrets.EdgeSigning, "esig_"), "steller dev keeps its edge signing secret")
 
 	second := startDev(t, bin, dataDir, 700)
 	conn, err = pgx.Connect(ctx, second.postgres)

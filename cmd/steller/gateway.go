@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/emitter"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/gateway-plugin/gateway"
@@ -32,8 +33,9 @@ var gatewaySpec = config.Spec{
 		config.EdgeKeysFile, config.ControlPlaneURL, config.EdgeToken, config.EdgeSnapshotPath,
 		config.PolicyBundleURL, config.TrustedProxies, config.ShutdownTimeout,
 		config.KafkaBrokers, config.SpoolDir, config.SpoolMaxBytes, config.RequestLogTopic,
+		config.EdgeSigningSecrets,
 	},
-	Required: []string{config.SandboxUpstreamURL, config.LiveUpstreamURL, config.KafkaBrokers},
+	Required: []string{config.SandboxUpstreamURL, config.LiveUpstreamURL, config.KafkaBrokers, config.EdgeSigningSecrets},
 	Check: func(c config.Config) error {
 		var errs []error
 		switch {
@@ -133,8 +135,12 @@ func newEdgeGateway(ctx context.Context, c config.Config, logger *slog.Logger) (
 		}
 		g.workers = append(g.workers, func(ctx context.Context) error { poller.Run(ctx); return nil })
 	}
+	signer, err := edgesign.NewSigner(c.EdgeSigningSecrets)
+	if err != nil {
+		return nil, err
+	}
 	core, err := edge.New(edge.Config{
-		Keys: keys, Authorizer: engine, Logger: logger,
+		Keys: keys, Authorizer: engine, Logger: logger, Signer: signer,
 		SandboxUpstream: c.SandboxUpstreamURL, LiveUpstream: c.LiveUpstreamURL,
 	})
 	if err != nil {

@@ -20,7 +20,8 @@ func loadGateway(raw map[string]string) error {
 
 func TestGatewaySettingsNameExactlyOneKeySource(t *testing.T) {
 	t.Parallel()
-	upstreams := map[string]string{config.SandboxUpstreamURL: "http://sandbox:8081", config.LiveUpstreamURL: "https://live", config.KafkaBrokers: "kafka:9092"}
+	const secret = "esig_gateway-settings-test-signing-secret-0"
+	upstreams := map[string]string{config.SandboxUpstreamURL: "http://sandbox:8081", config.LiveUpstreamURL: "https://live", config.KafkaBrokers: "kafka:9092", config.EdgeSigningSecrets: secret}
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
 		for k, v := range upstreams {
@@ -42,8 +43,9 @@ func TestGatewaySettingsNameExactlyOneKeySource(t *testing.T) {
 		{"two key sources", with(map[string]string{config.EdgeKeysFile: "/k", config.ControlPlaneURL: "http://cp", config.EdgeToken: "t"}), "choose one"},
 		{"control plane without token", with(map[string]string{config.ControlPlaneURL: "http://cp"}), "--edge-token is required"},
 		{"bundle URL without token", with(map[string]string{config.EdgeKeysFile: "/k", config.PolicyBundleURL: "http://cp/b"}), "--edge-token is required"},
-		{"bad upstream", map[string]string{config.SandboxUpstreamURL: "sandbox:8081", config.LiveUpstreamURL: "https://live", config.EdgeKeysFile: "/k", config.KafkaBrokers: "kafka:9092"}, "--sandbox-upstream-url"},
-		{"no kafka", map[string]string{config.SandboxUpstreamURL: "http://s", config.LiveUpstreamURL: "https://live", config.EdgeKeysFile: "/k"}, "--kafka-brokers"},
+		{"bad upstream", map[string]string{config.SandboxUpstreamURL: "sandbox:8081", config.LiveUpstreamURL: "https://live", config.EdgeKeysFile: "/k", config.KafkaBrokers: "kafka:9092", config.EdgeSigningSecrets: secret}, "--sandbox-upstream-url"},
+		{"no kafka", map[string]string{config.SandboxUpstreamURL: "http://s", config.LiveUpstreamURL: "https://live", config.EdgeKeysFile: "/k", config.EdgeSigningSecrets: secret}, "--kafka-brokers"},
+		{"no signing secret", map[string]string{config.SandboxUpstreamURL: "http://s", config.LiveUpstreamURL: "https://live", config.EdgeKeysFile: "/k", config.KafkaBrokers: "kafka:9092"}, "--edge-signing-secrets"},
 		{"bad trusted proxy", with(map[string]string{config.EdgeKeysFile: "/k", config.TrustedProxies: "10.0.0.1, nonsense"}), "nonsense"},
 	}
 	for _, tc := range cases {

@@ -240,8 +240,8 @@ func firstCallJourney(t *testing.T, run *devRun) (secrets []string) {
 }
 
 // secretShapes are what secret material looks like: API keys, webhook secrets, session
-// tokens.
-var secretShapes = regexp.MustCompile(`sk_(test|live)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{16,}|sts_[A-Za-z0-9_-]{16,}`)
+// tokens, edge signing secrets.
+var secretShapes = regexp.MustCompile(`sk_(test|live)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{16,}|sts_[A-Za-z0-9_-]{16,}|esig_[A-Za-z0-9_-]{16,}`)
 
 // assertNoSecretsLogged reads every log line of steller dev (its stderr) and of the servers
 // it ran (the log files under dataDir) and fails on any secret: anything shaped like one,

@@ -49,7 +49,7 @@ func startPipeline(t *testing.T, brokers []string, topicName string) *pipeline {
 
 	c := config.Config{
 		GatewayAddr: "127.0.0.1:0", GatewayOpsAddr: "127.0.0.1:0", IngestAddr: "127.0.0.1:0",
-		SandboxUpstreamURL: upstream.URL, LiveUpstreamURL: upstream.URL, EdgeKeysFile: keys,
+		SandboxUpstreamURL: upstream.URL, LiveUpstreamURL: upstream.URL, EdgeKeysFile: keys, EdgeSigningSecrets: []string{edgetest.SigningSecret},
 		KafkaBrokers: brokers, RequestLogTopic: topicName, SpoolDir: filepath.Join(dir, "spool"), SpoolMaxBytes: 64 << 20,
 		ClickHouseAddr: ch.Addr, ClickHouseDatabase: ch.Database, ClickHouseUser: "default",
 		IngestGroup: topicName + ".ingest", IngestBatchSize: 5000, IngestFlushInterval: 200 * time.Millisecond,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/control-plane/sandbox"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
@@ -19,8 +20,9 @@ var sandboxSpec = config.Spec{
 	Settings: []string{
 		config.LogLevel, config.LogFormat, config.PostgresURL, config.KafkaBrokers,
 		config.SandboxAddr, config.SandboxDelay, config.OrderEventTopic, config.ShutdownTimeout,
+		config.EdgeSigningSecrets, config.EdgeSigWindow,
 	},
-	Required: []string{config.PostgresURL, config.KafkaBrokers},
+	Required: []string{config.PostgresURL, config.KafkaBrokers, config.EdgeSigningSecrets},
 }
 
 func sandboxCommand() *cli.Command {
@@ -29,7 +31,8 @@ func sandboxCommand() *cli.Command {
 		Usage: "run the sandbox gift-card vendor: the upstream that test keys reach through the edge",
 		Description: "Catalog, idempotent orders paid from each partner's fake USD, orders finished after " +
 			"--sandbox-completion-delay, and every order state change published to --order-event-topic. " +
-			"It trusts only the identity headers the edge sets; keep it reachable from the edge alone.",
+			"It serves only requests whose identity headers carry the edge's signature (--edge-signing-secrets), " +
+			"and refuses unsigned, tampered and stale ones; keep it reachable from the edge alone as well.",
 		Flags: sandboxSpec.Flags(),
 		Action: sandboxSpec.Action(func(ctx context.Context, c config.Config) error {
 			s, err := newSandbox(ctx, c, c.Logger())
@@ -45,6 +48,10 @@ func sandboxCommand() *cli.Command {
 // newSandbox wires the sandbox vendor: its API on --sandbox-addr beside the operational
 // endpoints, and its worker (finishes due orders, publishes the outbox to Kafka).
 func newSandbox(ctx context.Context, c config.Config, logger *slog.Logger) (*service, error) {
+	verifier, err := edgesign.NewVerifier(edgesign.VerifierConfig{Secrets: c.EdgeSigningSecrets, Window: c.EdgeSignatureWindow})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	pool, err := pgxpool.New(ctx, c.PostgresURL)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: postgres: %w", err)
@@ -60,7 +67,7 @@ func newSandbox(ctx context.Context, c config.Config, logger *slog.Logger) (*ser
 		}
 		pool.Close()
 	}}
-	vendor, err := sandbox.New(sandbox.Config{Pool: pool, Publisher: pub, Logger: logger.With("component", "sandbox"),
+	vendor, err := sandbox.New(sandbox.Config{Pool: pool, Publisher: pub, Verifier: verifier, Logger: logger.With("component", "sandbox"),
 		CompletionDelay: c.SandboxCompletionDelay})
 	if err != nil {
 		s.Close()

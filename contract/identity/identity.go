@@ -21,6 +21,9 @@ const (
 	HeaderEnvironment = "X-Steller-Environment"
 	// HeaderKeyID carries the key's public id to the upstream.
 	HeaderKeyID = "X-Steller-Key-Id"
+	// HeaderSignature carries the edge's signature over the identity it forwards
+	// (contract/edgesign), which upstreams verify before they trust any header above.
+	HeaderSignature = "X-Steller-Signature"
 	// HeaderAPIKey is the alternative to Authorization: Bearer for presenting a key.
 	HeaderAPIKey = "X-Api-Key"
 	// HeaderAuthorization carries "Bearer <key>".

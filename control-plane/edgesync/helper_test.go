@@ -22,6 +22,7 @@ import (
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/gateway-plugin/edge"
+	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	edgeclient "github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/policies"
 )
@@ -171,7 +172,7 @@ func newEdgeCore(t testing.TB, keys edge.KeyLookup) *edgeCore {
 	ec.core, err = edge.New(edge.Config{
 		Keys: keys, Authorizer: engine, Logger: log,
 		SandboxUpstream: "http://127.0.0.1:1", LiveUpstream: "http://127.0.0.1:2",
-		Clock: func() time.Time { return *ec.now.Load() },
+		Clock: func() time.Time { return *ec.now.Load() }, Signer: edgetest.Signer(),
 	})
 	require.NoError(t, err)
 	return ec

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/control-plane/sandbox"
 )
 
@@ -36,7 +38,7 @@ func TestRequestsWithoutTheEdgeIdentityAreRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, p := range paths {
-			h := identity(partner)
+			h := edgeHeaders(partner)
 			h.Set("Idempotency-Key", "k1")
 			if tc.drop != "" {
 				h.Del(tc.drop)
@@ -54,14 +56,81 @@ func TestRequestsWithoutTheEdgeIdentityAreRefused(t *testing.T) {
 	assert.Equal(t, int64(startBalance), e.balance(t, partner))
 }
 
+// Anyone who reaches the vendor's port can send X-Steller-* headers: only the edge's
+// signature over them makes a request a partner's.
+func TestOnlyRequestsTheEdgeSignedAreServed(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	partner := e.partner(t, startBalance)
+	victim := e.partner(t, startBalance)
+	order := func(h http.Header) reply {
+		h.Set("Idempotency-Key", "k-"+h.Get("X-Request-Id"))
+		return e.send(t, http.MethodPost, "/v1/orders", h, card(1000))
+	}
+	sign := func(s *edgesign.Signer, h http.Header, at time.Time) http.Header {
+		id := edgesign.FromHeaders(http.MethodPost, "/v1/orders", h)
+		h.Set("X-Steller-Signature", s.Sign(&id, at))
+		return h
+	}
+
+	forged := edgeHeaders(victim) // straight to the vendor, no signature
+	tampered := sign(e.signer, edgeHeaders(partner), e.clock.Now())
+	tampered.Set("X-Steller-Partner-Id", victim) // signed for partner, claims victim
+	otherPath := edgeHeaders(victim)
+	id := edgesign.FromHeaders(http.MethodGet, "/v1/balance", otherPath) // a balance read's signature
+	otherPath.Set("X-Steller-Signature", e.signer.Sign(&id, e.clock.Now()))
+	for name, c := range map[string]struct {
+		h    http.Header
+		code string
+	}{
+		"forged headers, unsigned":       {forged, edgesign.CodeMissing},
+		"identity changed after signing": {tampered, edgesign.CodeInvalid},
+		"signature of another request":   {otherPath, edgesign.CodeInvalid},
+		"another secret":                 {sign(newSigner(t, "esig_an-attackers-own-secret-000000000000000"), edgeHeaders(victim), e.clock.Now()), edgesign.CodeInvalid},
+		"replayed after the window":      {sign(e.signer, edgeHeaders(victim), e.clock.Now().Add(-edgesign.DefaultWindow-time.Second)), edgesign.CodeStale},
+		"garbage":                        {func() http.Header { h := edgeHeaders(victim); h.Set("X-Steller-Signature", "v1=abc"); return h }(), edgesign.CodeInvalid},
+	} {
+		r := order(c.h)
+		assert.Equal(t, http.StatusUnauthorized, r.status, name)
+		assert.Equal(t, c.code, r.code(t), name)
+		assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"), name)
+	}
+	assert.Zero(t, e.count(t, "orders", victim), "a refused request created an order")
+	assert.Zero(t, e.count(t, "orders", partner))
+
+	// The same request, signed as the edge signs it, passes (and within the window).
+	r := order(sign(e.signer, edgeHeaders(victim), e.clock.Now().Add(-edgesign.DefaultWindow+time.Second)))
+	assert.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, 1, e.count(t, "orders", victim))
+}
+
+// A rotation from one secret to the next with both live: a vendor that holds both serves
+// edges that sign with either.
+func TestSigningSecretsRotateWithBothLive(t *testing.T) {
+	t.Parallel()
+	const next = "esig_sandbox-tests-next-edge-signing-secret-0"
+	e := setup(t, func(c *sandbox.Config) { c.Verifier = newVerifier(t, c.Clock, edgeSecret, next) })
+	partner := e.partner(t, startBalance)
+	for name, s := range map[string]*edgesign.Signer{
+		"an edge not yet rotated": newSigner(t, edgeSecret),
+		"a rotated edge":          newSigner(t, next, edgeSecret),
+	} {
+		h := edgeHeaders(partner)
+		id := edgesign.FromHeaders(http.MethodGet, "/v1/balance", h)
+		h.Set("X-Steller-Signature", s.Sign(&id, e.clock.Now()))
+		r := e.send(t, http.MethodGet, "/v1/balance", h, nil)
+		assert.Equal(t, http.StatusOK, r.status, "%s: %s", name, r.body)
+	}
+}
+
 func TestUnknownPathsAndMethodsAreProblems(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	partner := e.partner(t, startBalance)
-	r := e.do(t, http.MethodGet, "/v1/nothing", identity(partner), nil)
+	r := e.do(t, http.MethodGet, "/v1/nothing", edgeHeaders(partner), nil)
 	assert.Equal(t, http.StatusNotFound, r.status)
 	assert.Equal(t, "not_found", r.code(t))
-	r = e.do(t, http.MethodDelete, "/v1/balance", identity(partner), nil)
+	r = e.do(t, http.MethodDelete, "/v1/balance", edgeHeaders(partner), nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, r.status)
 	assert.Equal(t, "GET", r.header.Get("Allow"))
 }
@@ -69,7 +138,7 @@ func TestUnknownPathsAndMethodsAreProblems(t *testing.T) {
 func TestCatalogListsFixedProductsInUSD(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	r := e.do(t, http.MethodGet, "/v1/catalog", identity(e.partner(t, 0)), nil)
+	r := e.do(t, http.MethodGet, "/v1/catalog", edgeHeaders(e.partner(t, 0)), nil)
 	require.Equal(t, http.StatusOK, r.status)
 	var body struct {
 		Products []sandbox.Product `json:"products"`
@@ -93,7 +162,7 @@ func TestOrderIsCreatedPendingAndDebitsTheBalance(t *testing.T) {
 	e := setup(t)
 	partner := e.partner(t, startBalance)
 	body := map[string]any{"product_id": "sbx_amazing_books", "amount_cents": 2500, "recipient": map[string]string{"email": "ada@example.com", "name": "Ada"}, "metadata": map[string]string{"ref": "A-1"}}
-	h := identity(partner)
+	h := edgeHeaders(partner)
 	h.Set("Idempotency-Key", "first")
 	r := e.do(t, http.MethodPost, "/v1/orders", h, body)
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/ident"
@@ -50,17 +51,22 @@ func (v *Vendor) routes() *http.ServeMux {
 // handlerFunc serves one method of a path for an identified caller.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller)
 
-// identified refuses requests without the edge's identity headers or not in the test
-// environment, then dispatches on the method (405 problem otherwise).
+// identified refuses requests the edge did not sign (or signed for another request, or
+// too long ago), without the edge's identity headers, or not in the test environment, then
+// dispatches on the method (405 problem otherwise).
 func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := caller{
-			partnerID:   r.Header.Get(identity.HeaderPartnerID),
-			workspaceID: r.Header.Get(identity.HeaderWorkspaceID),
-			keyID:       r.Header.Get(identity.HeaderKeyID),
-			requestID:   r.Header.Get(identity.HeaderRequestID),
+		id, err := v.cfg.Verifier.VerifyRequest(r)
+		if err != nil {
+			requestID := ""
+			if identity.ValidClientRequestID(id.RequestID) {
+				requestID = id.RequestID
+			}
+			problem.Write(w, edgesign.Problem(err, requestID))
+			return
 		}
-		env := r.Header.Get(identity.HeaderEnvironment)
+		c := caller{partnerID: id.PartnerID, workspaceID: id.WorkspaceID, keyID: id.KeyID, requestID: id.RequestID}
+		env := id.Environment
 		if c.partnerID == "" || c.workspaceID == "" || env == "" {
 			writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
 			return

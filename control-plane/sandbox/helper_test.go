@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/contract/edgesign"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/sandbox"
@@ -56,6 +59,26 @@ type env struct {
 	pub    *recorder
 	vendor *sandbox.Vendor
 	srv    *httptest.Server
+	// signer signs as the edge does, with edgeSecret.
+	signer *edgesign.Signer
+}
+
+// edgeSecret is the edge signing secret the tests' vendors verify with.
+const edgeSecret = "esig_sandbox-tests-edge-signing-secret-00000"
+
+// newVerifier verifies edge signatures made with secrets at clock's time.
+func newVerifier(t *testing.T, clock func() time.Time, secrets ...string) *edgesign.Verifier {
+	t.Helper()
+	v, err := edgesign.NewVerifier(edgesign.VerifierConfig{Secrets: secrets, Clock: clock})
+	require.NoError(t, err)
+	return v
+}
+
+func newSigner(t *testing.T, secrets ...string) *edgesign.Signer {
+	t.Helper()
+	s, err := edgesign.NewSigner(secrets)
+	require.NoError(t, err)
+	return s
 }
 
 const (
@@ -71,9 +94,9 @@ func setup(t *testing.T, change ...func(*sandbox.Config)) *env {
 	pool := testenv.Postgres(t)
 	_, err := migration.Up(context.Background(), pool, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	e := &env{pool: pool, clock: newClock(), pub: &recorder{}}
+	e := &env{pool: pool, clock: newClock(), pub: &recorder{}, signer: newSigner(t, edgeSecret)}
 	cfg := sandbox.Config{
-		Pool: pool, Publisher: e.pub, Clock: e.clock.Now, CompletionDelay: delay, TimeoutDelay: timeoutDelay,
+		Pool: pool, Publisher: e.pub, Clock: e.clock.Now, Verifier: newVerifier(t, e.clock.Now, edgeSecret), CompletionDelay: delay, TimeoutDelay: timeoutDelay,
 		PollInterval: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 	}
@@ -136,8 +159,8 @@ func (r reply) code(t *testing.T) string {
 	return p.Code
 }
 
-// identity returns the headers the edge sets for a test key of partner.
-func identity(partner string) http.Header {
+// edgeHeaders returns the headers the edge sets for a test key of partner.
+func edgeHeaders(partner string) http.Header {
 	h := http.Header{}
 	h.Set("X-Request-Id", ident.New("req"))
 	h.Set("X-Steller-Partner-Id", partner)
@@ -147,7 +170,21 @@ func identity(partner string) http.Header {
 	return h
 }
 
+// do sends a request as the edge forwards it: h's identity headers signed at the vendor's
+// clock (unless h already carries a signature).
 func (e *env) do(t *testing.T, method, path string, h http.Header, body any) reply {
+	t.Helper()
+	if h.Get(identity.HeaderSignature) == "" {
+		h = h.Clone()
+		signPath, _, _ := strings.Cut(path, "?")
+		id := edgesign.FromHeaders(method, signPath, h)
+		h.Set(identity.HeaderSignature, e.signer.Sign(&id, e.clock.Now()))
+	}
+	return e.send(t, method, path, h, body)
+}
+
+// send sends a request with exactly the headers h, signed or not.
+func (e *env) send(t *testing.T, method, path string, h http.Header, body any) reply {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -175,19 +212,19 @@ func (e *env) do(t *testing.T, method, path string, h http.Header, body any) rep
 // order places an order for partner with an idempotency key.
 func (e *env) order(t *testing.T, partner, key string, body any) reply {
 	t.Helper()
-	h := identity(partner)
+	h := edgeHeaders(partner)
 	h.Set("Idempotency-Key", key)
 	return e.do(t, http.MethodPost, "/v1/orders", h, body)
 }
 
 func (e *env) get(t *testing.T, partner, orderID string) reply {
 	t.Helper()
-	return e.do(t, http.MethodGet, "/v1/orders/"+orderID, identity(partner), nil)
+	return e.do(t, http.MethodGet, "/v1/orders/"+orderID, edgeHeaders(partner), nil)
 }
 
 func (e *env) balance(t *testing.T, partner string) int64 {
 	t.Helper()
-	r := e.do(t, http.MethodGet, "/v1/balance", identity(partner), nil)
+	r := e.do(t, http.MethodGet, "/v1/balance", edgeHeaders(partner), nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var b struct {
 		BalanceCents int64  `json:"balance_cents"`

@@ -152,7 +152,7 @@ func TestEventsWaitInTheOutboxWhileKafkaIsDown(t *testing.T) {
 	up, err := orderevent.NewPublisher(orderevent.PublisherConfig{Brokers: k.Brokers, Topic: name, WriteTimeout: 5 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = up.Close() })
-	restarted, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: up, Clock: e.clock.Now, PollInterval: 10 * time.Millisecond})
+	restarted, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: up, Clock: e.clock.Now, Verifier: newVerifier(t, e.clock.Now, edgeSecret), PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	e.run(t, restarted)
 	checkOrdering(t, consume(t, k.Brokers, name, 3, 6))

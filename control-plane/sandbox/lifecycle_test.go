@@ -127,7 +127,7 @@ func TestWorkerRestartFinishesOrdersThatBecameDueWhileItWasDown(t *testing.T) {
 	assert.Equal(t, sandbox.StatusPending, e.get(t, partner, before.ID).order(t).Status, "nothing runs while the worker is down")
 
 	// A new vendor on the same database (a restarted process) finishes them all.
-	restarted, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: e.pub, Clock: e.clock.Now, PollInterval: 10 * time.Millisecond})
+	restarted, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: e.pub, Clock: e.clock.Now, Verifier: newVerifier(t, e.clock.Now, edgeSecret), PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	e.run(t, restarted)
 	for _, id := range append(ids, before.ID) {
@@ -158,7 +158,7 @@ func TestConcurrentWorkersFinishEachOrderOnce(t *testing.T) {
 	e.clock.Advance(delay)
 
 	for range 3 {
-		v, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: e.pub, Clock: e.clock.Now, PollInterval: 5 * time.Millisecond, BatchSize: 3})
+		v, err := sandbox.New(sandbox.Config{Pool: e.pool, Publisher: e.pub, Clock: e.clock.Now, Verifier: newVerifier(t, e.clock.Now, edgeSecret), PollInterval: 5 * time.Millisecond, BatchSize: 3})
 		require.NoError(t, err)
 		e.run(t, v)
 	}
@@ -202,7 +202,7 @@ func TestNewReportsEveryMissingDependency(t *testing.T) {
 	t.Parallel()
 	_, err := sandbox.New(sandbox.Config{PollInterval: -1})
 	require.Error(t, err)
-	for _, want := range []string{"Pool is required", "Publisher is required", "PollInterval must not be negative"} {
+	for _, want := range []string{"Pool is required", "Publisher is required", "Verifier is required", "PollInterval must not be negative"} {
 		assert.ErrorContains(t, err, want)
 	}
 }

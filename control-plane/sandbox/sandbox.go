@@ -3,8 +3,9 @@
 // partner's fake USD balance (sandbox_accounts), finishes them asynchronously (completed
 // with a deterministic fake card, or failed and refunded, as the documented magic values
 // say), and publishes every order state change as an order event through a transactional
-// outbox. It trusts only the identity headers the edge sets. README.md documents the API
-// and the magic values.
+// outbox. It serves only requests whose identity headers carry a valid edge signature
+// (contract/edgesign), so reaching its port is not enough to act as a partner. README.md
+// documents the API and the magic values.
 package sandbox
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/identity"
 )
 
@@ -47,6 +49,9 @@ type Config struct {
 	// Publisher receives the order events drained from the outbox (required; usually an
 	// *orderevent.Publisher on topic steller.order-events.v1).
 	Publisher Publisher
+	// Verifier checks the edge's signature over the identity of every request (required):
+	// unsigned, stale and tampered requests are refused before anything else.
+	Verifier *edgesign.Verifier
 	// Logger receives operational logs; default discards.
 	Logger *slog.Logger
 	// Clock is the time source; default time.Now. Due times and event times come from it.
@@ -94,6 +99,9 @@ func New(cfg Config) (*Vendor, error) {
 	}
 	if cfg.Publisher == nil {
 		errs = append(errs, errors.New("sandbox: Publisher is required"))
+	}
+	if cfg.Verifier == nil {
+		errs = append(errs, errors.New("sandbox: Verifier is required (the edge signing secrets)"))
 	}
 	for _, d := range []struct {
 		name string

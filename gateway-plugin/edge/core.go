@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
@@ -37,6 +38,9 @@ type Config struct {
 	SandboxUpstream string
 	// LiveUpstream is where live keys go (required, absolute http(s) URL).
 	LiveUpstream string
+	// Signer signs the identity of every allowed request for its upstream (required):
+	// upstreams refuse what the edge did not sign.
+	Signer *edgesign.Signer
 	// Routes is the route table; nil means DefaultRoutes.
 	Routes []Route
 	// Clock gives the time for expiry checks; time.Now when nil.
@@ -51,6 +55,7 @@ type Core struct {
 	authz   Authorizer
 	sandbox *url.URL
 	live    *url.URL
+	signer  *edgesign.Signer
 	router  *router
 	clock   func() time.Time
 	log     *slog.Logger
@@ -67,6 +72,9 @@ func New(cfg Config) (*Core, error) {
 	}
 	if cfg.Logger == nil {
 		errs = append(errs, errors.New("edge: Config.Logger is required"))
+	}
+	if cfg.Signer == nil {
+		errs = append(errs, errors.New("edge: Config.Signer is required (the edge signing secret)"))
 	}
 	sandbox, err := parseUpstream("SandboxUpstream", cfg.SandboxUpstream)
 	errs = append(errs, err)
@@ -85,7 +93,7 @@ func New(cfg Config) (*Core, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Core{keys: cfg.Keys, authz: cfg.Authorizer, sandbox: sandbox, live: live, router: rt, clock: clock, log: cfg.Logger}, nil
+	return &Core{keys: cfg.Keys, authz: cfg.Authorizer, sandbox: sandbox, live: live, signer: cfg.Signer, router: rt, clock: clock, log: cfg.Logger}, nil
 }
 
 func parseUpstream(name, raw string) (*url.URL, error) {
@@ -173,6 +181,10 @@ func (c *Core) Decide(ctx context.Context, req *Request) Outcome {
 	}
 	out.Allowed = true
 	out.Upstream = c.Upstream(k.Environment)
+	out.Signature = c.signer.Sign(&edgesign.Identity{
+		Method: req.Method, Path: req.Path, RequestID: req.RequestID, PartnerID: k.PartnerID,
+		WorkspaceID: k.WorkspaceID, Environment: string(k.Environment), KeyID: k.KeyID,
+	}, now)
 	return out
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
@@ -65,7 +66,7 @@ func newCore(t testing.TB, fx *edgetest.Fixture, authz edge.Authorizer) *edge.Co
 	t.Helper()
 	core, err := edge.New(edge.Config{
 		Keys: fx.Table, Authorizer: authz, SandboxUpstream: sandboxURL, LiveUpstream: liveURL,
-		Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler),
+		Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer(),
 	})
 	require.NoError(t, err)
 	return core
@@ -95,6 +96,7 @@ func checkOutcome(t *testing.T, fx *edgetest.Fixture, c edgetest.Case, out edge.
 		assert.Equal(t, c.Want.Status, out.Status)
 		assert.Equal(t, c.Want.Code, out.Code)
 		assert.Nil(t, out.Upstream)
+		assert.Empty(t, out.Signature, "a denied request is not signed")
 		return
 	}
 	require.True(t, out.Allowed, "denied with %s: %s", out.Code, out.Detail)
@@ -102,13 +104,20 @@ func checkOutcome(t *testing.T, fx *edgetest.Fixture, c edgetest.Case, out edge.
 	want := map[edgetest.Upstream]string{edgetest.Sandbox: sandboxURL, edgetest.Live: liveURL}[c.Want.Upstream]
 	assert.Equal(t, want, out.Upstream.String())
 	headers := out.UpstreamHeaders()
-	assert.Equal(t, [6]edge.Header{
+	// The signature covers exactly this request's identity, signed at the core's clock.
+	signed := edgesign.Identity{
+		Method: c.Method, Path: c.Path, RequestID: out.RequestID, PartnerID: c.Want.PartnerID,
+		WorkspaceID: edgetest.WorkspaceID, Environment: string(c.Want.Environment), KeyID: edgetest.KeyID(c.Want.KeyName),
+	}
+	require.NoError(t, edgetest.Verifier(fx.Clock()).Verify(&signed, out.Signature))
+	assert.Equal(t, [7]edge.Header{
 		{Name: "X-Request-Id", Value: out.RequestID},
 		{Name: "X-Client-Request-Id", Value: c.Want.ClientRequestID},
 		{Name: "X-Steller-Partner-Id", Value: c.Want.PartnerID},
 		{Name: "X-Steller-Workspace-Id", Value: edgetest.WorkspaceID},
 		{Name: "X-Steller-Environment", Value: string(c.Want.Environment)},
 		{Name: "X-Steller-Key-Id", Value: edgetest.KeyID(c.Want.KeyName)},
+		{Name: "X-Steller-Signature", Value: out.Signature},
 	}, headers)
 }
 
@@ -176,7 +185,7 @@ func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	_, err := edge.New(edge.Config{SandboxUpstream: "not a url", LiveUpstream: "ftp://x", Routes: []edge.Route{{Name: "x", Method: "GET", Pattern: "/a/*/b"}}})
 	require.Error(t, err)
-	for _, want := range []string{"Keys", "Authorizer", "Logger", "SandboxUpstream", "LiveUpstream", "* must be the last"} {
+	for _, want := range []string{"Keys", "Authorizer", "Logger", "Signer", "SandboxUpstream", "LiveUpstream", "* must be the last"} {
 		assert.ErrorContains(t, err, want)
 	}
 }

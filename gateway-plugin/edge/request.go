@@ -83,20 +83,24 @@ type Outcome struct {
 	Upstream *url.URL
 	// Received is when the request was received.
 	Received time.Time
+	// Signature is the X-Steller-Signature value over the identity, set when allowed.
+	Signature string
 }
 
-// UpstreamHeaders returns the identity headers to set on the upstream request. Hosts must
-// also remove Authorization and X-Api-Key from it so the key never reaches the upstream.
+// UpstreamHeaders returns the identity headers to set on the upstream request, with the
+// signature over them that upstreams verify (contract/edgesign). Hosts must also remove
+// Authorization and X-Api-Key from it so the key never reaches the upstream.
 // X-Client-Request-Id is the client's own id; its value is "" when the client sent none
 // (or an invalid one), and hosts then remove the header, so a client cannot send its own.
-func (o *Outcome) UpstreamHeaders() [6]Header {
-	return [6]Header{
+func (o *Outcome) UpstreamHeaders() [7]Header {
+	return [7]Header{
 		{identity.HeaderRequestID, o.RequestID},
 		{identity.HeaderClientRequestID, o.ClientRequestID},
 		{identity.HeaderPartnerID, o.Identity.PartnerID},
 		{identity.HeaderWorkspaceID, o.Identity.WorkspaceID},
 		{identity.HeaderEnvironment, string(o.Identity.Environment)},
 		{identity.HeaderKeyID, o.Identity.KeyID},
+		{identity.HeaderSignature, o.Signature},
 	}
 }
 
@@ -105,4 +109,5 @@ func (o *Outcome) UpstreamHeaders() [6]Header {
 var StrippedHeaders = [...]string{
 	identity.HeaderAuthorization, identity.HeaderAPIKey,
 	identity.HeaderPartnerID, identity.HeaderWorkspaceID, identity.HeaderEnvironment, identity.HeaderKeyID,
+	identity.HeaderSignature,
 }

@@ -53,7 +53,7 @@ func TestRoutes(t *testing.T) {
 func TestCustomRoutesValidated(t *testing.T) {
 	t.Parallel()
 	fx := edgetest.New(edgetest.FixedNow())
-	base := edge.Config{Keys: fx.Table, Authorizer: &fakeAuthorizer{}, SandboxUpstream: sandboxURL, LiveUpstream: liveURL, Logger: slog.New(slog.DiscardHandler)}
+	base := edge.Config{Keys: fx.Table, Authorizer: &fakeAuthorizer{}, SandboxUpstream: sandboxURL, LiveUpstream: liveURL, Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer()}
 	for _, bad := range [][]edge.Route{
 		{{Name: "", Method: "GET", Pattern: "/x"}},
 		{{Name: "x", Method: "GET", Pattern: "x"}},

@@ -45,7 +45,7 @@ func BenchmarkGatewayVsBareProxy(b *testing.B) {
 	fx := edgetest.New(time.Now())
 	engine, err := policies.New(policies.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(b, err)
-	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: upstream.URL, LiveUpstream: upstream.URL, Logger: slog.New(slog.DiscardHandler)})
+	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: upstream.URL, LiveUpstream: upstream.URL, Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer()})
 	require.NoError(b, err)
 	g, err := gateway.New(gateway.Config{Core: core, Emitter: requestlog.Nop{}, Logger: slog.New(slog.DiscardHandler), Transport: benchTransport()})
 	require.NoError(b, err)

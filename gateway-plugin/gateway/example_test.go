@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/gateway-plugin/gateway"
@@ -33,8 +34,14 @@ func Example() {
 		log.Error("policies", "err", err)
 		return
 	}
+	// The upstreams verify the signature with the same secrets (edgesign.NewVerifier).
+	signer, err := edgesign.NewSigner([]string{os.Getenv("STELLER_EDGE_SIGNING_SECRETS")})
+	if err != nil {
+		log.Error("signer", "err", err)
+		return
+	}
 	core, err := edge.New(edge.Config{
-		Keys: keys, Authorizer: engine, Logger: log,
+		Keys: keys, Authorizer: engine, Logger: log, Signer: signer,
 		SandboxUpstream: "http://127.0.0.1:8081", LiveUpstream: "http://127.0.0.1:8082",
 	})
 	if err != nil {

@@ -33,13 +33,22 @@ type seen struct {
 	Query    string              `json:"query"`
 	Body     string              `json:"body"`
 	Header   map[string][]string `json:"header"`
+	// Verified is the edge signature's verification result: "ok" or the error.
+	Verified string `json:"verified"`
 }
 
+// newUpstream starts an upstream that reports what it received, including whether the edge
+// signature verifies with the fixture's secret at the fixture's time.
 func newUpstream(t testing.TB, name string) *httptest.Server {
+	verifier := edgetest.Verifier(edgetest.FixedNow)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		verified := "ok"
+		if _, err := verifier.VerifyRequest(r); err != nil {
+			verified = err.Error()
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(seen{Upstream: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Header: r.Header})
+		_ = json.NewEncoder(w).Encode(seen{Upstream: name, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: string(body), Header: r.Header, Verified: verified})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -64,7 +73,7 @@ func setup(t testing.TB, trusted []string) env {
 	require.NoError(t, err)
 	core, err := edge.New(edge.Config{
 		Keys: fx.Table, Authorizer: engine, SandboxUpstream: sandbox.URL, LiveUpstream: live.URL,
-		Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler),
+		Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer(),
 	})
 	require.NoError(t, err)
 	events := &requestlog.Memory{}
@@ -111,6 +120,7 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 				req.Header.Set("X-Request-Id", c.ClientRequestID)
 			}
 			req.Header.Set("X-Client-Request-Id", "cli-impersonated")
+			req.Header.Set("X-Steller-Signature", "t=1,v1=forged")
 
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
@@ -161,6 +171,8 @@ func TestDecisionTableOverHTTP(t *testing.T) {
 			assert.Equal(t, string(c.Want.Environment), h.Get("X-Steller-Environment"))
 			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), h.Get("X-Steller-Key-Id"))
 			assert.Equal(t, c.ClientIP.String(), h.Get("X-Forwarded-For"))
+			assert.Len(t, h.Values("X-Steller-Signature"), 1, "the client's signature header is replaced")
+			assert.Equal(t, "ok", got.Verified, "the upstream verifies the edge's signature")
 			assert.Equal(t, "allow", ev.Decision)
 			assert.Positive(t, ev.LatencyUpstreamUs+ev.LatencyTotalUs)
 		})
@@ -212,7 +224,7 @@ func TestStreamsResponses(t *testing.T) {
 	fx := edgetest.New(edgetest.FixedNow())
 	engine, err := policies.New(policies.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: stream.URL, LiveUpstream: stream.URL, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler)})
+	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: stream.URL, LiveUpstream: stream.URL, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer()})
 	require.NoError(t, err)
 	events := &requestlog.Memory{}
 	g, err := gateway.New(gateway.Config{Core: core, Emitter: events, Logger: slog.New(slog.DiscardHandler)})
@@ -247,7 +259,7 @@ func TestUpstreamDown(t *testing.T) {
 	fx := edgetest.New(edgetest.FixedNow())
 	engine, err := policies.New(policies.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: dead, LiveUpstream: dead, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler)})
+	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: dead, LiveUpstream: dead, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer()})
 	require.NoError(t, err)
 	events := &requestlog.Memory{}
 	g, err := gateway.New(gateway.Config{Core: core, Emitter: events, Logger: slog.New(slog.DiscardHandler)})
@@ -289,7 +301,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	t.Cleanup(slow.Close)
 	engine, err := policies.New(policies.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: slow.URL, LiveUpstream: slow.URL, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler)})
+	core, err := edge.New(edge.Config{Keys: fx.Table, Authorizer: engine, SandboxUpstream: slow.URL, LiveUpstream: slow.URL, Clock: fx.Clock(), Logger: slog.New(slog.DiscardHandler), Signer: edgetest.Signer()})
 	require.NoError(t, err)
 	g, err := gateway.New(gateway.Config{Core: core, Emitter: requestlog.Nop{}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/steller/platform/contract/edgesign"
 )
 
 // Plugin identity reported to Kong (-dump).
@@ -60,6 +62,11 @@ type Config struct {
 	// URL). Empty means the STELLER_EDGE_TOKEN environment variable of the plugin server,
 	// so the secret can stay out of kong.yml.
 	EdgeToken string `json:"edge_token"`
+	// EdgeSigningSecrets are the edge signing secrets (contract/edgesign), the one that signs
+	// first and, during a rotation, the other; upstreams verify with the same list. Empty
+	// means the plugin server's STELLER_EDGE_SIGNING_SECRETS (comma-separated), so the
+	// secrets can stay out of kong.yml.
+	EdgeSigningSecrets []string `json:"edge_signing_secrets"`
 	// SnapshotPath keeps the last good key snapshot on disk (optional).
 	SnapshotPath string `json:"snapshot_path"`
 	// KeysFile is a static keys file (edgesync.File JSON), used when ControlPlaneURL is
@@ -124,6 +131,24 @@ func (c *Config) edgeToken() string {
 	return os.Getenv(EdgeTokenEnv)
 }
 
+// EdgeSigningSecretsEnv is the environment variable that supplies the edge signing secrets
+// (comma-separated) when the config leaves edge_signing_secrets empty.
+const EdgeSigningSecretsEnv = "STELLER_EDGE_SIGNING_SECRETS"
+
+// signingSecrets are the configured secrets, else the plugin server's environment's.
+func (c *Config) signingSecrets() []string {
+	if len(c.EdgeSigningSecrets) > 0 {
+		return c.EdgeSigningSecrets
+	}
+	var secrets []string
+	for s := range strings.SplitSeq(os.Getenv(EdgeSigningSecretsEnv), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			secrets = append(secrets, s)
+		}
+	}
+	return secrets
+}
+
 func orDefault(v, d string) string {
 	if v == "" {
 		return d
@@ -139,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := target(c.LiveUpstreamURL); err != nil {
 		errs = append(errs, fmt.Errorf("live_upstream_url: %w", err))
+	}
+	if _, err := edgesign.ParseSecrets(c.signingSecrets()); err != nil {
+		errs = append(errs, fmt.Errorf("edge_signing_secrets (or the plugin server's %s): %w", EdgeSigningSecretsEnv, err))
 	}
 	switch {
 	case c.ControlPlaneURL != "" && c.edgeToken() == "":

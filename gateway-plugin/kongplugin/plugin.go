@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/gateway-plugin/edge"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/policies"
@@ -130,9 +131,13 @@ func (p *Plugin) build(c *Config) *sharedEdge {
 		e.err = err
 		return e
 	}
-	var err error
 	e.sandbox.host, e.sandbox.port, _ = target(c.SandboxUpstreamURL)
 	e.live.host, e.live.port, _ = target(c.LiveUpstreamURL)
+	signer, err := edgesign.NewSigner(c.signingSecrets())
+	if err != nil {
+		e.err = fmt.Errorf("edge_signing_secrets: %w", err)
+		return e
+	}
 	log := p.deps.Logger.With("config", c.key[:12])
 	keys, err := p.keys(c, log)
 	if err != nil {
@@ -153,7 +158,7 @@ func (p *Plugin) build(c *Config) *sharedEdge {
 	}
 	e.core, e.err = edge.New(edge.Config{
 		Keys: keys, Authorizer: authz, SandboxUpstream: c.SandboxUpstreamURL, LiveUpstream: c.LiveUpstreamURL,
-		Clock: p.deps.Clock, Logger: log,
+		Clock: p.deps.Clock, Logger: log, Signer: signer,
 	})
 	e.pending = newPending(p.deps.MaxPending, 5*time.Minute)
 	return e

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/edgesign"
+	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/gateway-plugin/edge"
@@ -71,6 +73,7 @@ func newSetupMax(t testing.TB, keys func(*kongplugin.Config) edge.KeyLookup, max
 func (s setup) config(mutate func(*kongplugin.Config)) *kongplugin.Config {
 	c := s.plugin.New().(*kongplugin.Config)
 	c.SandboxUpstreamURL, c.LiveUpstreamURL, c.KeysFile = sandboxURL, liveURL, "fixture"
+	c.EdgeSigningSecrets = []string{edgetest.SigningSecret}
 	if mutate != nil {
 		mutate(c)
 	}
@@ -97,7 +100,17 @@ func caseHeaders(c edgetest.Case) http.Header {
 	h.Set("X-Client-Request-Id", "cli-impersonated") // the edge must overwrite or remove it
 	h.Set("User-Agent", "kong-test")
 	h.Set("X-Steller-Partner-Id", "ptr_impersonated")
+	h.Set("X-Steller-Signature", "t=1,v1=forged") // the edge must overwrite it
 	return h
+}
+
+// assertSigned checks that the upstream headers h carry one edge signature, valid for the
+// request at the fixture's time.
+func assertSigned(t *testing.T, fx *edgetest.Fixture, method, path string, h http.Header) {
+	t.Helper()
+	require.Len(t, h.Values(identity.HeaderSignature), 1)
+	id := edgesign.FromHeaders(method, path, h)
+	assert.NoError(t, edgetest.Verifier(fx.Clock()).Verify(&id, h.Get(identity.HeaderSignature)), "the upstream verifies the edge signature")
 }
 
 // edgeIDPattern is the form of an edge-minted request id (edge.NewRequestID).
@@ -146,6 +159,7 @@ func TestDecisionTableUnderHarness(t *testing.T) {
 			assert.Equal(t, edgetest.WorkspaceID, h.Get("X-Steller-Workspace-Id"))
 			assert.Equal(t, string(c.Want.Environment), h.Get("X-Steller-Environment"))
 			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), h.Get("X-Steller-Key-Id"))
+			assertSigned(t, s.fx, c.Method, c.Path, h)
 		})
 	}
 	require.Greater(t, ran, 15)
@@ -204,6 +218,7 @@ func TestDecisionTableThroughFakeKong(t *testing.T) {
 			assert.Empty(t, kong.headers.Values("X-Api-Key"))
 			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), kong.headers.Get("X-Steller-Key-Id"))
 			assert.Equal(t, []string{c.Want.PartnerID}, kong.headers.Values("X-Steller-Partner-Id"))
+			assertSigned(t, s.fx, c.Method, c.Path, kong.headers)
 			assert.Equal(t, "allow", ev.Decision)
 			assert.Equal(t, int64(512), ev.ResponseBytes)
 			assert.Equal(t, int64(12000), ev.LatencyTotalUs)
@@ -288,13 +303,13 @@ func TestMisconfiguredDeniesWith500(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	cfg := &kongplugin.Config{SandboxUpstreamURL: "ftp://x", LiveUpstreamURL: "http://live:99999", ControlPlaneURL: "http://cp"}
+	cfg := &kongplugin.Config{SandboxUpstreamURL: "ftp://x", LiveUpstreamURL: "http://live:99999", ControlPlaneURL: "http://cp", EdgeSigningSecrets: []string{"short"}}
 	err := cfg.Validate()
 	require.Error(t, err)
-	for _, want := range []string{"sandbox_upstream_url", "live_upstream_url", "edge_token"} {
+	for _, want := range []string{"sandbox_upstream_url", "live_upstream_url", "edge_token", "edge_signing_secrets"} {
 		assert.ErrorContains(t, err, want)
 	}
-	ok := &kongplugin.Config{SandboxUpstreamURL: "http://[2001:db8::1]:8080", LiveUpstreamURL: "https://live", KeysFile: "/etc/keys.json"}
+	ok := &kongplugin.Config{SandboxUpstreamURL: "http://[2001:db8::1]:8080", LiveUpstreamURL: "https://live", KeysFile: "/etc/keys.json", EdgeSigningSecrets: []string{edgetest.SigningSecret}}
 	assert.NoError(t, ok.Validate())
 }
 
@@ -380,9 +395,20 @@ func TestPendingStateStaysBounded(t *testing.T) {
 
 func TestEdgeTokenFromTheEnvironment(t *testing.T) {
 	// No t.Parallel: t.Setenv changes the process environment.
-	cfg := &kongplugin.Config{SandboxUpstreamURL: "http://sandbox", LiveUpstreamURL: "https://live", ControlPlaneURL: "http://cp"}
+	cfg := &kongplugin.Config{SandboxUpstreamURL: "http://sandbox", LiveUpstreamURL: "https://live", ControlPlaneURL: "http://cp", EdgeSigningSecrets: []string{edgetest.SigningSecret}}
 	t.Setenv(kongplugin.EdgeTokenEnv, "")
 	assert.ErrorContains(t, cfg.Validate(), kongplugin.EdgeTokenEnv)
 	t.Setenv(kongplugin.EdgeTokenEnv, "tok_from_env")
 	assert.NoError(t, cfg.Validate())
+}
+
+func TestSigningSecretsFromTheEnvironment(t *testing.T) {
+	// No t.Parallel: t.Setenv changes the process environment.
+	cfg := &kongplugin.Config{SandboxUpstreamURL: "http://sandbox", LiveUpstreamURL: "https://live", KeysFile: "/etc/keys.json"}
+	t.Setenv(kongplugin.EdgeSigningSecretsEnv, "")
+	assert.ErrorContains(t, cfg.Validate(), kongplugin.EdgeSigningSecretsEnv)
+	t.Setenv(kongplugin.EdgeSigningSecretsEnv, edgetest.SigningSecret+", "+edgetest.SigningSecret+"-next")
+	assert.NoError(t, cfg.Validate(), "two comma-separated secrets, for a rotation")
+	t.Setenv(kongplugin.EdgeSigningSecretsEnv, "a,b,c")
+	assert.ErrorContains(t, cfg.Validate(), "edge_signing_secrets")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/gateway-plugin/edge/edgetest"
 	"github.com/steller/platform/internal/kongstandin"
@@ -59,6 +60,7 @@ func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture, testenv.Kafk
 		"sandbox_upstream_url": "http://" + standinSandbox,
 		"live_upstream_url":    "https://" + standinLive,
 		"keys_file":            keys,
+		"edge_signing_secrets": []string{edgetest.SigningSecret},
 		"kafka_brokers":        kafka.Brokers,
 		"kafka_topic":          events,
 		"spool_dir":            filepath.Join(dir, "spool"),
@@ -149,6 +151,9 @@ func TestDecisionTableThroughCompiledPluginInKongStandIn(t *testing.T) {
 			assert.Equal(t, edgetest.KeyID(c.Want.KeyName), up.Get(identity.HeaderKeyID))
 			assert.Regexp(t, edgeIDPattern, up.Get(identity.HeaderRequestID))
 			assert.Equal(t, c.Want.ClientRequestID, up.Get(identity.HeaderClientRequestID))
+			// Signed at the plugin server's own clock, which is this machine's.
+			signed := edgesign.FromHeaders(c.Method, c.Path, up)
+			assert.NoError(t, edgetest.Verifier(nil).Verify(&signed, up.Get(identity.HeaderSignature)), "the upstream verifies the edge signature")
 			edgeIDs[c.Name] = up.Get(identity.HeaderRequestID)
 			// The key never reaches the upstream.
 			for _, name := range []string{"Authorization", "X-Api-Key"} {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/internal/localstack"
 )
 
@@ -77,6 +78,11 @@ type Config struct {
 	TrustedProxies []string
 	// EdgeTokens are the tokens the control plane accepts from edges (several for rotation).
 	EdgeTokens []string
+	// EdgeSigningSecrets sign (the first) and verify (all) the identity the edge forwards to
+	// upstreams (contract/edgesign); two while rotating.
+	EdgeSigningSecrets []string
+	// EdgeSignatureWindow is how far from now an upstream accepts an edge signature's time.
+	EdgeSignatureWindow time.Duration
 	// CookieSecure marks the portal's session cookie Secure (behind HTTPS).
 	CookieSecure bool
 	// IngestAddr serves the ingest's /healthz, /readyz and /metrics.
@@ -165,6 +171,8 @@ const (
 	PolicyBundleURL    = "policy-bundle-url"
 	TrustedProxies     = "trusted-proxies"
 	EdgeTokens         = "edge-tokens"
+	EdgeSigningSecrets = "edge-signing-secrets"
+	EdgeSigWindow      = "edge-signature-window"
 	CookieSecure       = "cookie-secure"
 	IngestAddr         = "ingest-addr"
 	IngestGroup        = "ingest-group"
@@ -305,6 +313,32 @@ func Settings() []Setting {
 					}
 				}
 				return nil
+			}},
+		{Flag: EdgeSigningSecrets, Env: []string{"STELLER_EDGE_SIGNING_SECRETS"},
+			Usage: "comma-separated secrets (32+ characters each) of the edge's signature over the identity it forwards: the edge signs with the first, upstreams accept either; list two while rotating",
+			parse: func(c *Config, v string) error {
+				var list []string
+				for s := range strings.SplitSeq(v, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						list = append(list, s)
+					}
+				}
+				c.EdgeSigningSecrets = list
+				if len(list) == 0 {
+					return nil // required where used (Spec.Required)
+				}
+				_, err := edgesign.ParseSecrets(list)
+				return err
+			}},
+		{Flag: EdgeSigWindow, Env: []string{"STELLER_EDGE_SIGNATURE_WINDOW"}, Default: "60s",
+			Usage: "how far from an upstream's clock an edge signature's time may be, either way; older ones are refused as replays",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err == nil && (d < time.Second || d > 10*time.Minute) {
+					err = errors.New("must be between 1s and 10m")
+				}
+				c.EdgeSignatureWindow = d
+				return err
 			}},
 		{Flag: CookieSecure, Env: []string{"STELLER_COOKIE_SECURE"}, Default: "true",
 			Usage: "mark the session cookie Secure (sent over HTTPS only); false only for plain-http local runs (steller dev turns it off)",

@@ -50,6 +50,16 @@ func TestLoadParsesEverySetting(t *testing.T) {
 	assert.Equal(t, 5, c.LoginFreeFailures)
 	assert.True(t, c.CookieSecure, "the session cookie is Secure unless turned off")
 	assert.False(t, c.WebhookAllowHTTP)
+	assert.Equal(t, time.Minute, c.EdgeSignatureWindow)
+
+	c, err = load(t, []string{config.EdgeSigningSecrets}, nil,
+		map[string]string{config.EdgeSigningSecrets: "esig_current-secret-of-32-characters-or-more, esig_previous-secret-of-32-characters-or-more"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"esig_current-secret-of-32-characters-or-more", "esig_previous-secret-of-32-characters-or-more"}, c.EdgeSigningSecrets)
+	for _, bad := range []string{"too-short", "a-secret-of-32-characters-or-more,b-secret-of-32-characters-or-more,c-secret-of-32-characters-or-more"} {
+		_, err = load(t, []string{config.EdgeSigningSecrets}, nil, map[string]string{config.EdgeSigningSecrets: bad})
+		assert.ErrorContains(t, err, "--edge-signing-secrets", bad)
+	}
 
 	c, err = load(t, []string{config.SignupLimit, config.LoginLimit}, nil,
 		map[string]string{config.SignupLimit: "0", config.LoginLimit: "3/30s"})

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/gateway-plugin/edgesync"
@@ -147,3 +148,25 @@ func (f *Fixture) WriteSnapshot(dir string) (string, error) {
 
 // FixedNow is a fixed instant for tests that want a deterministic clock.
 func FixedNow() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+
+// SigningSecret is the fixture's edge signing secret: every host under test signs with it,
+// and the tests' upstreams verify with it.
+const SigningSecret = "esig_edgetest-fixture-signing-secret-0000000"
+
+// Signer returns a signer with SigningSecret.
+func Signer() *edgesign.Signer {
+	s, err := edgesign.NewSigner([]string{SigningSecret})
+	if err != nil {
+		panic(err) // the constant is long enough
+	}
+	return s
+}
+
+// Verifier returns a verifier with SigningSecret and clock (time.Now when nil).
+func Verifier(clock func() time.Time) *edgesign.Verifier {
+	v, err := edgesign.NewVerifier(edgesign.VerifierConfig{Secrets: []string{SigningSecret}, Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
