@@ -144,3 +144,19 @@ func TestComposeEdgeAndSandboxShareTheSigningSecrets(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Empty(t, project.Services["sandbox"].Ports, "only Kong reaches the sandbox")
 }
+
+// The control plane's readiness (which names failing dependencies) is on its operations
+// address, and its healthcheck asks there.
+func TestComposeChecksTheControlPlaneOnItsOpsAddress(t *testing.T) {
+	t.Parallel()
+	svc := loadCompose(t).Services["control-plane"]
+	ops := svc.Environment["STELLER_CONTROL_PLANE_OPS_ADDR"]
+	require.NotNil(t, ops)
+	_, port, ok := strings.Cut(*ops, ":")
+	require.True(t, ok, *ops)
+	require.NotNil(t, svc.HealthCheck)
+	assert.Contains(t, svc.HealthCheck.Test, "http://127.0.0.1:"+port+"/readyz")
+	for _, p := range svc.Ports {
+		assert.NotEqual(t, port, strconv.Itoa(int(p.Target)), "the operations address is not published")
+	}
+}

@@ -30,7 +30,7 @@ var controlPlaneSpec = config.Spec{
 	Settings: []string{
 		config.LogLevel, config.LogFormat, config.PostgresURL,
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
-		config.KafkaBrokers, config.ControlPlaneAddr, config.ShutdownTimeout,
+		config.KafkaBrokers, config.ControlPlaneAddr, config.ControlPlaneOps, config.ShutdownTimeout,
 		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
 		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv, config.WebhookAllowHTTP,
 		config.SignupLimit, config.LoginLimit, config.LoginFreeFailures,
@@ -43,6 +43,8 @@ func controlPlaneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "control-plane",
 		Usage: "run the control plane: partner API, docs, edge sync and policy bundles",
+		Description: "The API, docs, edge sync and /healthz on --control-plane-addr; /readyz (naming any failing " +
+			"dependency) and /metrics on --control-plane-ops-addr, which should stay on a private network.",
 		Flags: controlPlaneSpec.Flags(),
 		Action: controlPlaneSpec.Action(func(ctx context.Context, c config.Config) error {
 			cp, err := newControlPlane(ctx, c, c.Logger())
@@ -170,6 +172,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	cp.ops, err = server.New(server.Config{
 		Name:            "control-plane",
 		Addr:            c.ControlPlaneAddr,
+		OpsAddr:         c.ControlPlaneOpsAddr,
 		Handler:         a.Handler(),
 		Logger:          logger,
 		ShutdownTimeout: c.ShutdownTimeout,

@@ -64,8 +64,8 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 	const edgeToken = "test-edge-token-0123456789"
 	c := config.Config{
 		PostgresURL: pgURL, ClickHouseAddr: ch.Addr, ClickHouseDatabase: ch.Database, ClickHouseUser: "default",
-		KafkaBrokers: kafka.Brokers, ControlPlaneAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
-		EdgeTokens: []string{edgeToken},
+		KafkaBrokers: kafka.Brokers, ControlPlaneAddr: "127.0.0.1:0", ControlPlaneOpsAddr: "127.0.0.1:0",
+		ShutdownTimeout: 5 * time.Second, EdgeTokens: []string{edgeToken},
 	}
 	cp, err := newControlPlane(ctx, c, logger)
 	require.NoError(t, err)

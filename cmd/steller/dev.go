@@ -26,7 +26,7 @@ import (
 
 var devSpec = config.Spec{Settings: []string{
 	config.LogLevel, config.LogFormat, config.DataDir, config.KafkaBrokers,
-	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ShutdownTimeout, config.PortOffset,
+	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ControlPlaneOps, config.ShutdownTimeout, config.PortOffset,
 	config.GatewayAddr, config.GatewayOpsAddr, config.IngestAddr, config.IngestGroup, config.IngestBatchSize,
 	config.IngestFlush, config.RetentionDays, config.RequestLogTopic,
 	config.OrderEventTopic, config.SandboxAddr, config.SandboxDelay, config.WebhookDelivery, config.WebhookConcurrency,
@@ -143,7 +143,7 @@ func runDev(ctx context.Context, c config.Config) error {
 		if err := gw.WaitReady(waitCtx); err != nil && ctx.Err() == nil {
 			logger.Warn("gateway has no keys yet; the banner's curl may be refused until it has", "err", err)
 		}
-		printBanner(c, cp.URL(), gw, in, vendor, secrets, stack, ports)
+		printBanner(c, cp, gw, in, vendor, secrets, stack, ports)
 		return nil
 	})
 	return group.Wait()
@@ -186,11 +186,11 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, controlPlane string, gw *edgeGateway, in, vendor *service, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, cp *controlPlane, gw *edgeGateway, in, vendor *service, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
-  Control plane   %[1]s   (health %[1]s/healthz, readiness /readyz, metrics /metrics)
+  Control plane   %[1]s   (health %[1]s/healthz; operations %[17]s/readyz, /metrics)
   API docs        %[1]s/docs   (OpenAPI: partner API %[1]s/openapi/partner.json, control plane %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
   Sandbox vendor  %[16]s   (the upstream of test keys; reach it through the gateway)
@@ -210,7 +210,7 @@ seconds; GET /v1/orders/{id} shows the card), and sign in to the API as the demo
        -H 'Content-Type: application/json' -d '{"product_id":"sbx_amazing_books","amount_cents":2500}' %[7]s/v1/orders
   curl -s -X POST %[1]s/v1/auth/login -H 'Content-Type: application/json' \
        -d '{"email":"%[10]s","password":"%[11]s"}'
-`, controlPlane, stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
+`, cp.URL(), stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
 		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword,
-		in.URL(), c.ClickHouseDatabase, vendor.URL())
+		in.URL(), c.ClickHouseDatabase, vendor.URL(), cp.OpsURL())
 }

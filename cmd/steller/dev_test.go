@@ -33,7 +33,7 @@ func buildSteller(t *testing.T) string {
 	return bin
 }
 
-var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)`)
+var controlPlaneLine = regexp.MustCompile(`Control plane\s+(http://\S+)\s+\(health \S+; operations (http://\S+)/readyz`)
 var gatewayLine = regexp.MustCompile(`Gateway\s+(http://\S+)\s+\(health (http://\S+)/healthz`)
 var keyLine = regexp.MustCompile(`Sandbox key\s+(sk_test_\S+)`)
 var demoLine = regexp.MustCompile(`Demo partner\s+(\S+) / (\S+)`)
@@ -45,6 +45,7 @@ var sandboxLine = regexp.MustCompile(`Sandbox vendor\s+(http://\S+)`)
 type devRun struct {
 	cmd           *exec.Cmd
 	controlPlane  string
+	controlOps    string
 	gateway       string
 	gatewayOps    string
 	sandbox       string
@@ -78,7 +79,7 @@ func devDataDir(t *testing.T) (dataDir, pgDir string) {
 func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 	t.Helper()
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", strconv.Itoa(portOffset),
-		"--control-plane-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
+		"--control-plane-addr", "127.0.0.1:0", "--control-plane-ops-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms")
 	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
 	stdout, err := cmd.StdoutPipe()
@@ -99,7 +100,7 @@ func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 				run.postgres = m[1]
 			}
 			if m := controlPlaneLine.FindStringSubmatch(line); m != nil {
-				run.controlPlane = m[1]
+				run.controlPlane, run.controlOps = m[1], m[2]
 			}
 			if m := gatewayLine.FindStringSubmatch(line); m != nil {
 				run.gateway, run.gatewayOps = m[1], m[2]
@@ -190,7 +191,7 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 		}
 	}
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(first.controlPlane + "/readyz")
+		resp, err := http.Get(first.controlOps + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -198,6 +199,19 @@ func TestDevComesUpServesHealthAndLeavesNothingBehind(t *testing.T) {
 		return json.NewDecoder(resp.Body).Decode(&ready) == nil && resp.StatusCode == http.StatusOK
 	}, 15*time.Second, 100*time.Millisecond, "control plane not ready: %+v", &ready)
 	assert.Len(t, ready.Checks, 4)
+	// Readiness detail and metrics are for operators: not on the API's address.
+	for _, path := range []string{"/readyz", "/metrics"} {
+		resp, err := http.Get(first.controlPlane + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, "the API address serves %s", path)
+	}
+	resp, err = http.Get(first.controlOps + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(metrics), `steller_http_requests_total{code="200",method="get",service="control-plane"}`)
 
 	// The banner's curl: the sandbox key through the gateway reaches the sandbox vendor.
 	req, err := http.NewRequest(http.MethodGet, first.gateway+"/v1/catalog", nil)

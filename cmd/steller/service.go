@@ -20,6 +20,9 @@ type service struct {
 // URL is the service's HTTP base URL.
 func (s *service) URL() string { return s.ops.URL() }
 
+// OpsURL is the base URL of the service's /readyz and /metrics (URL when they share it).
+func (s *service) OpsURL() string { return s.ops.OpsURL() }
+
 // Close releases the service's connections.
 func (s *service) Close() {
 	if s.close != nil {

@@ -43,6 +43,8 @@ type Config struct {
 	KafkaBrokers []string
 	// ControlPlaneAddr is the listen address of the control plane's HTTP server.
 	ControlPlaneAddr string
+	// ControlPlaneOpsAddr serves the control plane's /readyz and /metrics, apart from the API.
+	ControlPlaneOpsAddr string
 	// ShutdownTimeout bounds graceful shutdown after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration
 	// StackProfile picks the port set of `steller stack`: "dev" or "test".
@@ -154,6 +156,7 @@ const (
 	ClickHousePassword = "clickhouse-password"
 	KafkaBrokers       = "kafka-brokers"
 	ControlPlaneAddr   = "control-plane-addr"
+	ControlPlaneOps    = "control-plane-ops-addr"
 	ShutdownTimeout    = "shutdown-timeout"
 	StackProfile       = "profile"
 	StackKafka         = "kafka"
@@ -235,6 +238,9 @@ func Settings() []Setting {
 		{Flag: ControlPlaneAddr, Env: []string{"STELLER_CONTROL_PLANE_ADDR"}, Default: "127.0.0.1:8080",
 			Usage: "listen address of the control plane (API, docs, portal, /healthz, /readyz, /metrics)",
 			parse: func(c *Config, v string) error { c.ControlPlaneAddr = v; return hostPort(v) }},
+		{Flag: ControlPlaneOps, Env: []string{"STELLER_CONTROL_PLANE_OPS_ADDR"}, Default: "127.0.0.1:8180",
+			Usage: "listen address of the control plane's /readyz (which names failing dependencies) and /metrics, kept off the public API address; /healthz is on both",
+			parse: func(c *Config, v string) error { c.ControlPlaneOpsAddr = v; return hostPort(v) }},
 		{Flag: ShutdownTimeout, Env: []string{"STELLER_SHUTDOWN_TIMEOUT"}, Default: "15s",
 			Usage: "how long graceful shutdown may take after SIGINT or SIGTERM",
 			parse: func(c *Config, v string) error {

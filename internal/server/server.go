@@ -1,6 +1,8 @@
 // Package server owns what every Steller HTTP service shares: the listener, the operational
 // endpoints (/healthz for liveness, /readyz for readiness checks, /metrics for Prometheus),
-// request metrics, and graceful shutdown when the context ends.
+// request metrics, and graceful shutdown when the context ends. A public service puts
+// /readyz (whose answer names dependencies and their errors) and /metrics on a second,
+// operations-only listener (Config.OpsAddr) and keeps only /healthz beside its API.
 package server
 
 import (
@@ -34,6 +36,10 @@ type Config struct {
 	Name string
 	// Addr is the listen address, host:port (port 0 picks a free one).
 	Addr string
+	// OpsAddr, when set, is a second listen address that alone serves /readyz and /metrics
+	// (and /healthz); Addr then serves only /healthz and Handler. Set it for services that
+	// face the public, whose readiness errors and metrics are for operators only.
+	OpsAddr string
 	// Handler serves everything but the operational endpoints; nil serves 404s.
 	Handler http.Handler
 	// Checks run on every /readyz request.
@@ -56,6 +62,9 @@ type Server struct {
 	cfg      Config
 	listener net.Listener
 	http     *http.Server
+	// opsListener and opsHTTP serve the operational endpoints when Config.OpsAddr is set.
+	opsListener net.Listener
+	opsHTTP     *http.Server
 }
 
 // NewRegistry returns a Prometheus registry with the Go runtime and process collectors,
@@ -91,16 +100,28 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server %s: listen on %s: %w", cfg.Name, cfg.Addr, err)
 	}
 	s := &Server{cfg: cfg, listener: ln}
-	s.http = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-	}
+	public, ops := s.routes()
+	s.http = s.newHTTP(public)
 	if cfg.OnShutdown != nil {
 		s.http.RegisterOnShutdown(cfg.OnShutdown)
 	}
+	if cfg.OpsAddr != "" {
+		if s.opsListener, err = net.Listen("tcp", cfg.OpsAddr); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("server %s: listen on %s (operations): %w", cfg.Name, cfg.OpsAddr, err)
+		}
+		s.opsHTTP = s.newHTTP(ops)
+	}
 	return s, nil
+}
+
+func (s *Server) newHTTP(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // Addr is the address the server listens on.
@@ -112,26 +133,56 @@ func (s *Server) Logger() *slog.Logger { return s.cfg.Logger }
 // URL is the base http:// URL of the server.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
+// OpsURL is the base http:// URL of the operational endpoints: the OpsAddr listener's, or
+// URL when there is none.
+func (s *Server) OpsURL() string {
+	if s.opsListener == nil {
+		return s.URL()
+	}
+	return "http://" + s.opsListener.Addr().String()
+}
+
 // Run serves until ctx ends, then shuts down gracefully within ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- s.http.Serve(s.listener) }()
-	s.cfg.Logger.Info("listening", "service", s.cfg.Name, "url", s.URL())
+	if s.opsHTTP != nil {
+		go func() { errc <- s.opsHTTP.Serve(s.opsListener) }()
+		s.cfg.Logger.Info("listening", "service", s.cfg.Name, "url", s.URL(), "ops_url", s.OpsURL())
+	} else {
+		s.cfg.Logger.Info("listening", "service", s.cfg.Name, "url", s.URL())
+	}
 	select {
 	case err := <-errc:
+		s.close()
 		return fmt.Errorf("server %s: %w", s.cfg.Name, err)
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.cfg.Logger.Info("shutting down", "service", s.cfg.Name)
-	if err := s.http.Shutdown(shutdownCtx); err != nil {
+	// The operations listener answers until the API has drained, so a probe sees the
+	// shutdown through; then it goes too.
+	err := s.http.Shutdown(shutdownCtx)
+	if s.opsHTTP != nil {
+		err = errors.Join(err, s.opsHTTP.Shutdown(shutdownCtx))
+	}
+	if err != nil {
 		return fmt.Errorf("server %s: shutdown: %w", s.cfg.Name, err)
 	}
 	return nil
 }
 
-func (s *Server) routes() http.Handler {
+// close stops both listeners at once (after one failed to serve).
+func (s *Server) close() {
+	_ = s.http.Close()
+	if s.opsHTTP != nil {
+		_ = s.opsHTTP.Close()
+	}
+}
+
+// routes returns the public handler and, when OpsAddr is set, the operations handler.
+func (s *Server) routes() (public, ops http.Handler) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "steller_http_requests_total", Help: "HTTP requests served, by service, method and status code.",
 	}, []string{"service", "method", "code"})
@@ -142,15 +193,25 @@ func (s *Server) routes() http.Handler {
 	s.cfg.Registry.MustRegister(requests, duration)
 	labels := prometheus.Labels{"service": s.cfg.Name}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	health := func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": s.cfg.Name})
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	}
+	opsMux := http.NewServeMux()
+	opsMux.HandleFunc("GET /healthz", health)
+	opsMux.HandleFunc("GET /readyz", s.ready)
+	opsMux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+
+	mux := opsMux // one listener: the operational endpoints beside the handler
+	if s.cfg.OpsAddr != "" {
+		mux = http.NewServeMux()
+		mux.HandleFunc("GET /healthz", health) // liveness for load balancers; no dependency detail
+	}
 	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels),
 		promhttp.InstrumentHandlerDuration(duration.MustCurryWith(labels), s.cfg.Handler)))
-	return mux
+	if s.cfg.OpsAddr != "" {
+		return mux, opsMux
+	}
+	return mux, nil
 }
 
 // ready runs every check concurrently and answers 503 if any fails, naming each result.

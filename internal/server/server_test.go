@@ -70,6 +70,49 @@ func TestOperationalEndpoints(t *testing.T) {
 	assert.Contains(t, body, "go_goroutines")
 }
 
+// With an operations address, readiness (which names dependencies and their errors) and
+// metrics are served there only; the public listener keeps liveness and the handler.
+func TestOperationalEndpointsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "app: "+r.URL.Path)
+	})
+	r := setup(t, server.Config{Handler: app, OpsAddr: "127.0.0.1:0", Checks: []server.Check{
+		{Name: "db", Probe: func(context.Context) error { return errors.New("db at 10.0.0.7:5432 refused") }},
+	}})
+	require.NotEqual(t, r.srv.URL(), r.srv.OpsURL())
+
+	code, body := get(t, r.srv.URL()+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"status":"ok","service":"test"}`, body)
+	for _, path := range []string{"/readyz", "/metrics"} {
+		code, body = get(t, r.srv.URL()+path)
+		assert.Equal(t, "app: "+path, body, "the public listener hands %s to the API, which has no such path", path)
+		assert.Equal(t, http.StatusNotFound, code)
+	}
+
+	code, body = get(t, r.srv.OpsURL()+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "10.0.0.7:5432 refused")
+	code, _ = get(t, r.srv.OpsURL()+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	code, body = get(t, r.srv.OpsURL()+"/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `steller_http_requests_total{code="404",method="get",service="test"} 2`, "the API's requests are counted")
+	code, _ = get(t, r.srv.OpsURL()+"/v1/anything")
+	assert.Equal(t, http.StatusNotFound, code, "the operations listener serves no API")
+
+	// Both listeners stop with the context.
+	r.stop()
+	require.NoError(t, <-r.done)
+	r.done <- nil // for the cleanup
+	for _, url := range []string{r.srv.URL(), r.srv.OpsURL()} {
+		_, err := http.Get(url + "/healthz")
+		assert.Error(t, err, url)
+	}
+}
+
 func TestReadinessNamesTheFailingDependency(t *testing.T) {
 	t.Parallel()
 	r := setup(t, server.Config{CheckTimeout: 50 * time.Millisecond, Checks: []server.Check{
