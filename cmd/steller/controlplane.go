@@ -21,6 +21,7 @@ import (
 	"github.com/steller/platform/control-plane/explorer"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
 	"github.com/steller/platform/policies"
@@ -35,6 +36,7 @@ var controlPlaneSpec = config.Spec{
 		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv, config.WebhookAllowHTTP,
 		config.SignupLimit, config.LoginLimit, config.LoginFreeFailures,
 		config.ConsoleEdgeURL,
+		config.KeyLimit, config.WebhookEndpointLim, config.ConsoleOrderLimit, config.WebhookTestLimit, config.EdgeDeadKeyGrace,
 	},
 	Required: []string{config.PostgresURL, config.ClickHouseAddr, config.KafkaBrokers, config.EdgeTokens},
 }
@@ -109,7 +111,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
-	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger, LastUsed: lastUsed})
+	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger, LastUsed: lastUsed, KeyLimit: countLimit(c.KeyLimit)})
 	if err != nil {
 		return fail(err)
 	}
@@ -142,7 +144,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	}
 	explorer.Register(a.Huma(), explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()})
 	cp.consoleEdge = c.ConsoleEdgeURL
-	con, err := console.New(console.Config{Keys: keys, Logger: logger, EdgeURL: func() string { return cp.consoleEdge }})
+	orders, err := console.OrderLimiter(pool, quotaRate(c.ConsoleOrderLimit), nil)
+	if err != nil {
+		return fail(err)
+	}
+	con, err := console.New(console.Config{Keys: keys, Logger: logger, EdgeURL: func() string { return cp.consoleEdge }, Orders: orders})
 	if err != nil {
 		return fail(err)
 	}
@@ -159,7 +165,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	policy.Register(a.Huma(), policy.Deps{Service: policySvc, Checker: a.Checker()})
-	sync, err := edgesync.New(edgesync.Config{Pool: pool, Tokens: c.EdgeTokens, Logger: logger})
+	sync, err := edgesync.New(edgesync.Config{Pool: pool, Tokens: c.EdgeTokens, Logger: logger, DeadKeyGrace: c.EdgeDeadKeyGrace})
 	if err != nil {
 		return fail(err)
 	}
@@ -201,6 +207,20 @@ func apiRate(r config.Rate) api.RateLimit {
 		return api.RateLimit{Requests: -1}
 	}
 	return api.RateLimit{Requests: r.Requests, Per: r.Per}
+}
+
+// countLimit is a configured count limit as a service's: 0 (off) is -1 there, where zero
+// takes the service's default.
+func countLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// quotaRate is a configured per-partner rate as quota's (Requests 0 is off in both).
+func quotaRate(r config.Rate) quota.Rate {
+	return quota.Rate{Requests: r.Requests, Per: r.Per}
 }
 
 // loginThrottle is the per-account sign-in throttle for free failures (0: off).

@@ -107,6 +107,10 @@ func runDev(ctx context.Context, c config.Config) error {
 	// A developer scripting signups and sign-ins must not be locked out for an hour.
 	c.SignupLimit = config.Rate{Requests: 1000, Per: time.Hour}
 	c.LoginLimit = config.Rate{Requests: 1000, Per: time.Minute}
+	// Nor capped by tenant limits while scripting keys, endpoints, test orders and sends.
+	c.KeyLimit, c.WebhookEndpointLimit = 10_000, 1000
+	c.ConsoleOrderLimit = config.Rate{Requests: 1000, Per: time.Minute}
+	c.WebhookTestLimit = config.Rate{Requests: 1000, Per: time.Minute}
 	cp, err := newControlPlane(ctx, c, logger)
 	if err != nil {
 		return err

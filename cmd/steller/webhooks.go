@@ -30,8 +30,13 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 	if err != nil {
 		return nil, err
 	}
+	tests, err := webhook.TestSendLimiter(pool, quotaRate(c.WebhookTestLimit), nil)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := webhook.New(webhook.Config{Pool: pool, Queue: queue, Logger: logger,
-		URLs: webhook.URLPolicy{AllowHTTPForTest: c.WebhookAllowHTTP, Guard: guard}})
+		URLs:          webhook.URLPolicy{AllowHTTPForTest: c.WebhookAllowHTTP, Guard: guard},
+		EndpointLimit: countLimit(c.WebhookEndpointLimit), TestSends: tests})
 	if err != nil {
 		return nil, err
 	}

@@ -23,10 +23,16 @@ type env struct {
 	handler http.Handler
 }
 
-func setup(t *testing.T) env {
+// setup builds the key service and its API on a fresh database; opts adjust the service's
+// Config (the key limit, the clock).
+func setup(t *testing.T, opts ...func(*apikey.Config)) env {
 	t.Helper()
 	pool := partnertest.DB(t)
-	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler)})
+	cfg := apikey.Config{Pool: pool, Logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	keys, err := apikey.New(cfg)
 	require.NoError(t, err)
 	handler, api := humatest.New(t)
 	api.UseMiddleware(partnertest.Middleware)
@@ -55,7 +61,9 @@ func decode[T any](t *testing.T, resp *httptest.ResponseRecorder) T {
 
 // problem is the part of an RFC 9457 problem the tests check.
 type problem struct {
+	Type   string `json:"type"`
 	Status int    `json:"status"`
+	Code   string `json:"code"`
 	Detail string `json:"detail"`
 	Errors []struct {
 		Message  string `json:"message"`

@@ -2,7 +2,7 @@
 // (the secret shown once, only its hash and display prefix stored), listing, updating
 // name, roles and allowed client addresses, rolling with a grace period and revoking. Every
 // change writes the key, its edge change (so connected edges see it within a second) and
-// an audit entry in one transaction.
+// an audit entry in one transaction. Each workspace is held to its key limit (Config.KeyLimit).
 package apikey
 
 import (
@@ -37,6 +37,8 @@ const (
 	MaxCIDRs = 100
 	// SandboxKeyName is the name of the test key issued at signup.
 	SandboxKeyName = "Sandbox key"
+	// DefaultKeyLimit is Config.KeyLimit when zero.
+	DefaultKeyLimit = 100
 )
 
 // Config holds the Service's dependencies.
@@ -52,6 +54,11 @@ type Config struct {
 	// LastUsed tells when keys were last presented at the edge (from the request logs in
 	// ClickHouse: the edge never writes to this database); nil leaves last_used_at empty.
 	LastUsed LastUsedLookup
+	// KeyLimit is the most active keys one workspace may hold, and apart from them the most
+	// rolled keys still in their grace period (so rolling cannot multiply working keys):
+	// DefaultKeyLimit when zero, no limit when negative. Revoked and expired keys do not
+	// count. The signup's sandbox key, a new workspace's first, is not checked.
+	KeyLimit int
 }
 
 // LastUsedLookup answers when each of a partner's keys was last presented at the edge;
@@ -67,6 +74,7 @@ type Service struct {
 	clock    func() time.Time
 	rand     io.Reader
 	lastUsed LastUsedLookup
+	limit    int
 }
 
 // New validates cfg and builds a Service.
@@ -87,7 +95,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand, lastUsed: cfg.LastUsed}, nil
+	if cfg.KeyLimit == 0 {
+		cfg.KeyLimit = DefaultKeyLimit
+	}
+	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand, lastUsed: cfg.LastUsed, limit: cfg.KeyLimit}, nil
 }
 
 // Settings are what a key is created with.
@@ -156,6 +167,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, sc scope, in Set
 		if clean.Environment == keyformat.Live && partner.LiveApprovedAt == nil {
 			return fault.New(fault.ErrForbidden, "live keys need the partner to be approved for live by Steller; create a test key, or ask for live approval")
 		}
+		if err := s.checkLimit(ctx, tx, sc, now, false); err != nil {
+			return err
+		}
 		r, secret, err := s.insert(ctx, tx, sc, clean, p.ID, now)
 		if err != nil {
 			return err
@@ -188,8 +202,8 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, sc scope, in Settings, 
 }
 
 // IssueSandboxKey creates the default test key of a new partner inside the signup
-// transaction tx, including its edge changes (partner and key). Call it late in tx: the
-// edge feed lock is held from here until tx ends.
+// transaction tx, including its edge changes (partner and key), whose feed versions are
+// drawn when tx commits. It is the new workspace's first key: the key limit is not checked.
 func (s *Service) IssueSandboxKey(ctx context.Context, tx pgx.Tx, partnerID, workspaceID, createdBy string) (secret string, keyID string, err error) {
 	now := s.clock()
 	in := Settings{Name: SandboxKeyName, Environment: keyformat.Test, Roles: slices.Clone(SandboxRoles), AllowedCIDRs: []string{}}
@@ -365,6 +379,13 @@ func (s *Service) Roll(ctx context.Context, p auth.Principal, id string, grace t
 		case old.ExpiresAt != nil && !now.Before(*old.ExpiresAt):
 			return row{}, nil, fault.New(fault.ErrConflict, "the key has expired; create a new key instead")
 		}
+		// The new key takes the old one's active slot; the old one, in its grace period,
+		// takes a grace slot (none when it stops at once).
+		if grace > 0 {
+			if err := s.checkLimit(ctx, tx, sc, now, true); err != nil {
+				return row{}, nil, err
+			}
+		}
 		in := Settings{Name: old.Name, Environment: keyformat.Environment(old.Environment), Roles: old.Roles, AllowedCIDRs: old.AllowedCIDRs, ExpiresAt: old.ExpiresAt}
 		nr, secret, err := s.insert(ctx, tx, sc, in, p.ID, now)
 		if err != nil {
@@ -411,7 +432,6 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 			return err
 		}
 		out = r
-		// Publishing takes the feed lock, so it comes last (see edgesync.PublishKey).
 		for _, changed := range append(also, r) {
 			if err := publish(ctx, tx, changed); err != nil {
 				return err
@@ -429,19 +449,24 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 // publishWithPartner publishes the partner before its new key: an edge treats a key of a
 // partner it does not know as suspended.
 func publishWithPartner(ctx context.Context, tx pgx.Tx, r row, partnerStatus string) error {
-	if _, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: r.PartnerID, Status: edgewire.PartnerStatus(partnerStatus)}); err != nil {
+	if err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: r.PartnerID, Status: edgewire.PartnerStatus(partnerStatus)}); err != nil {
 		return err
 	}
 	return publish(ctx, tx, r)
 }
 
+// publish writes r's key_upsert to the edge feed, unless the key was already deleted from
+// edges (dead past the dead-key grace, edgesync.DeleteDeadKeys): a change to it, such as
+// revoking an expired key, must not bring it back to every edge for good.
 func publish(ctx context.Context, tx pgx.Tx, r row) error {
+	if r.EdgeDeletedAt != nil {
+		return nil
+	}
 	k, err := r.wire()
 	if err != nil {
 		return err
 	}
-	_, err = edgesync.PublishKey(ctx, tx, k)
-	return err
+	return edgesync.PublishKey(ctx, tx, k)
 }
 
 func details(r row) map[string]any {

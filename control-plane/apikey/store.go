@@ -33,6 +33,9 @@ type row struct {
 	UpdatedAt    time.Time  `db:"updated_at"`
 	LastUsedAt   *time.Time `db:"last_used_at"`
 	RevokedAt    *time.Time `db:"revoked_at"`
+	// EdgeDeletedAt is when the key's key_delete went to the edge feed (it was dead past
+	// the dead-key grace): it is never published again.
+	EdgeDeletedAt *time.Time `db:"edge_deleted_at"`
 }
 
 // wire returns the key as published to edges.
@@ -45,7 +48,8 @@ func (r row) wire() (edgewire.Key, error) {
 }
 
 const columns = `id, partner_id, workspace_id, environment, name, display, hash, roles, allowed_cidrs,
-status, expires_at, grace_until, rolled_to, created_by, created_at, updated_at, last_used_at, revoked_at`
+status, expires_at, grace_until, rolled_to, created_by, created_at, updated_at, last_used_at, revoked_at,
+edge_deleted_at`
 
 const (
 	insertSQL = `INSERT INTO api_keys (id, partner_id, workspace_id, environment, name, display, hash,
@@ -80,6 +84,22 @@ WHERE id = $1 RETURNING ` + columns
 	// (FOR UPDATE) then either waits for it or is seen by it; the feed never ends on a
 	// status the partner no longer has.
 	partnerSQL = `SELECT status, live_approved_at FROM partners WHERE id = $1 FOR SHARE`
+
+	// lockWorkspaceSQL serializes the key changes of one workspace that are counted against
+	// the key limit: two creations cannot both count the last free slot, because the second
+	// waits here until the first commits and then counts again. FOR NO KEY UPDATE, not FOR
+	// UPDATE: inserts referencing the workspace (keys, endpoints, members) take FOR KEY
+	// SHARE and must not wait on it. Its own statement, before countKeysSQL: in READ
+	// COMMITTED a statement that waited for a lock still reads the snapshot it started with,
+	// so a count in the same statement would miss the key the first creation committed.
+	lockWorkspaceSQL = `SELECT id FROM workspaces WHERE id = $1 AND partner_id = $2 FOR NO KEY UPDATE`
+
+	// countKeysSQL counts the workspace's active keys ($2 is now) and, apart, its rolled
+	// keys still in their grace period: what KeyLimit caps.
+	countKeysSQL = `SELECT count(*) FILTER (WHERE grace_until IS NULL), count(*) FILTER (WHERE grace_until IS NOT NULL)
+FROM api_keys
+WHERE workspace_id = $1 AND status = 'active'
+  AND (expires_at IS NULL OR expires_at > $2) AND (grace_until IS NULL OR grace_until > $2)`
 
 	// workspaceSQL finds the partner's workspace by id, or its first one when $2 is empty.
 	workspaceSQL = `SELECT id FROM workspaces WHERE partner_id = $1 AND ($2 = '' OR id = $2)
@@ -134,4 +154,23 @@ func interpretError(err error) error {
 		NotFound: "API key not found", Conflict: "an API key with this secret already exists",
 		MissingReference: "the partner or workspace does not exist",
 	})
+}
+
+// keyCounts are a workspace's keys that count against the key limit.
+type keyCounts struct{ active, inGrace int }
+
+// lockAndCount locks sc's workspace against other counted key changes until tx ends and
+// counts its keys at now.
+func lockAndCount(ctx context.Context, tx pgx.Tx, sc scope, now time.Time) (keyCounts, error) {
+	var id string
+	err := tx.QueryRow(ctx, lockWorkspaceSQL, sc.workspaceID, sc.partnerID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keyCounts{}, fault.New(fault.ErrNotFound, "workspace not found for this partner")
+	}
+	if err != nil {
+		return keyCounts{}, interpretError(err)
+	}
+	var c keyCounts
+	err = tx.QueryRow(ctx, countKeysSQL, sc.workspaceID, now).Scan(&c.active, &c.inGrace)
+	return c, interpretError(err)
 }

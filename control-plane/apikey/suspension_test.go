@@ -36,7 +36,7 @@ func TestASuspensionIsNeverUndoneByAConcurrentKeyCreation(t *testing.T) {
 	require.NoError(t, err)
 	_, err = suspend.Exec(ctx, `UPDATE partners SET status = 'suspended' WHERE id = $1`, tenant.PartnerID)
 	require.NoError(t, err)
-	_, err = edgesync.PublishPartner(ctx, suspend, edgewire.Partner{ID: tenant.PartnerID, Status: edgewire.PartnerSuspended})
+	err = edgesync.PublishPartner(ctx, suspend, edgewire.Partner{ID: tenant.PartnerID, Status: edgewire.PartnerSuspended})
 	require.NoError(t, err)
 
 	created := make(chan error, 1)

@@ -3,7 +3,8 @@
 // control plane mints a short-lived test key (name "Console", 10 minutes), sends the order
 // through the edge exactly as a partner's code would (so it is authenticated, authorized,
 // logged to ClickHouse and fires webhooks like any other request), revokes the key, and
-// returns what the edge answered with its request id.
+// returns what the edge answered with its request id. Orders are limited per partner
+// (Config.Orders).
 package console
 
 import (
@@ -26,6 +27,8 @@ import (
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/pgdb"
+	"github.com/steller/platform/control-plane/quota"
 )
 
 // KeyName names the keys the console mints, so members recognise them in the key list.
@@ -59,6 +62,16 @@ type Config struct {
 	// KeyWait is how long to keep retrying while the edge does not know the new key yet
 	// (edge sync brings it within about a second); 10 s when zero.
 	KeyWait time.Duration
+	// Orders limits test orders per partner (OrderLimiter; refused with
+	// fault.CodeTestOrderRateLimited); nil places every one.
+	Orders *quota.Limiter
+}
+
+// OrderLimiter returns the limiter of test orders per partner at rate r, for Config.Orders;
+// clock is time.Now when nil.
+func OrderLimiter(db pgdb.DB, r quota.Rate, clock func() time.Time) (*quota.Limiter, error) {
+	return quota.New(quota.Config{DB: db, Action: "console.test_order", Rate: r, Code: fault.CodeTestOrderRateLimited,
+		What: "console test orders", Clock: clock})
 }
 
 // Console places test orders through the edge for signed-in members.
@@ -104,6 +117,12 @@ func (c *Console) PlaceTestOrder(ctx context.Context, p auth.Principal, o Order)
 	base := strings.TrimRight(c.cfg.EdgeURL(), "/")
 	if base == "" {
 		return Result{}, fault.New(fault.ErrUnavailable, "the console is not enabled here: the control plane has no --console-edge-url")
+	}
+	// Before the key: a refused order mints nothing.
+	if c.cfg.Orders != nil {
+		if err := c.cfg.Orders.Take(ctx, nil, p.PartnerID); err != nil {
+			return Result{}, err
+		}
 	}
 	expires := time.Now().Add(keyLifetime)
 	key, err := c.cfg.Keys.Create(ctx, p, apikey.Settings{Name: KeyName, Environment: keyformat.Test,

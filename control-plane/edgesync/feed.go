@@ -2,14 +2,13 @@
 // (contract/edgewire/PROTOCOL.md): writing key and partner changes to the edge change
 // feed (the edge_changes table) in the caller's transaction, serving the snapshot and the
 // long-poll change feed to edges over HTTP, the one LISTEN connection per process that wakes
-// waiting long-polls, and pruning old changes.
+// waiting long-polls, pruning old changes, and deleting long-dead keys from edges.
 package edgesync
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,55 +17,59 @@ import (
 )
 
 // NotifyChannel is the PostgreSQL notification channel on which every committed change
-// announces its version.
+// announces its version (the commit trigger of migration 00008 sends it).
 const NotifyChannel = "edge_changes"
 
-// feedLock is the key of the transaction-scoped advisory lock that serializes writers of
-// the feed. Without it, a transaction holding version 10 could commit after one holding
-// version 11, and an edge that already read 11 would never see 10. Taken right before the
-// version is drawn and held until commit, it makes committed versions always a prefix of
-// the drawn ones. Key changes are rare enough that one writer at a time costs nothing.
-const feedLock int64 = 0x5354454c4c4552 // "STELLER"
+// FeedLockKey is the key of the transaction-scoped advisory lock that orders the feed's
+// versions. Exported for tests that observe or emulate it; the trigger names the same
+// number.
+//
+// Why the feed needs it: an edge reads changes with version > the one it holds. If a
+// transaction holding version 10 could commit after one holding version 11, an edge that
+// already read 11 would never see 10. So versions must become visible in the order they
+// are drawn.
+//
+// How it is kept, and why briefly: a change is inserted with a placeholder version, and a
+// deferred constraint trigger (edge_changes_commit_version) draws the real one when the
+// transaction commits, after all of its own work: it takes this lock, sets the version
+// from the feed's sequence and queues the NOTIFY. PostgreSQL releases a transaction's
+// locks only after its commit is visible to others, so the next writer to take the lock
+// draws a higher version and becomes visible later: visible versions are always a prefix
+// of the drawn ones (gaps from rolled-back writers are harmless, readers ask for "greater
+// than"). Writers wait on one another only for that last step, drawing the version and
+// committing, which is exactly the order the feed needs; a key creation's partner read,
+// key insert and audit entry, or a signup's session, run outside it, so changes of
+// different partners proceed side by side. The order of changes to one key or partner
+// follows their row locks (FOR UPDATE, FOR SHARE): the later writer waits for the earlier
+// one's commit, then commits later and draws a later version.
+const FeedLockKey int64 = 0x5354454c4c4552 // "STELLER"
 
-const (
-	lockSQL   = `SELECT pg_advisory_xact_lock($1)`
-	appendSQL = `INSERT INTO edge_changes (type, payload) VALUES ($1, $2) RETURNING version`
-	notifySQL = `SELECT pg_notify($1, $2)`
-)
+const appendSQL = `INSERT INTO edge_changes (type, payload) VALUES ($1, $2)`
 
-// PublishKey appends a key_upsert of k to the feed in tx. Call it last in the transaction:
-// it holds the feed lock until commit.
-func PublishKey(ctx context.Context, tx pgx.Tx, k edgewire.Key) (uint64, error) {
+// PublishKey appends a key_upsert of k to the feed in tx; its version is drawn when tx
+// commits, so it may be called anywhere in the transaction.
+func PublishKey(ctx context.Context, tx pgx.Tx, k edgewire.Key) error {
 	return publish(ctx, tx, edgewire.KeyUpsert, k)
 }
 
-// PublishKeyDelete appends a key_delete of the key with hash h to the feed in tx (nothing
-// deletes keys yet; for a future purge of long-dead keys). Call it last, as PublishKey.
-func PublishKeyDelete(ctx context.Context, tx pgx.Tx, h keyformat.Hash) (uint64, error) {
+// PublishKeyDelete appends a key_delete of the key with hash h to the feed in tx: edges
+// forget the key (it then fails as invalid_key). The dead-key sweep (DeleteDeadKeys) uses it.
+func PublishKeyDelete(ctx context.Context, tx pgx.Tx, h keyformat.Hash) error {
 	return publish(ctx, tx, edgewire.KeyDelete, h)
 }
 
-// PublishPartner appends a partner_upsert of p to the feed in tx. Call it last, as
-// PublishKey.
-func PublishPartner(ctx context.Context, tx pgx.Tx, p edgewire.Partner) (uint64, error) {
+// PublishPartner appends a partner_upsert of p to the feed in tx, as PublishKey.
+func PublishPartner(ctx context.Context, tx pgx.Tx, p edgewire.Partner) error {
 	return publish(ctx, tx, edgewire.PartnerUpsert, p)
 }
 
-func publish(ctx context.Context, tx pgx.Tx, typ edgewire.ChangeType, payload any) (uint64, error) {
+func publish(ctx context.Context, tx pgx.Tx, typ edgewire.ChangeType, payload any) error {
 	raw, err := json.Marshal(payload)
 	if err != nil {
-		return 0, fmt.Errorf("edgesync: encode %s: %w", typ, err)
+		return fmt.Errorf("edgesync: encode %s: %w", typ, err)
 	}
-	if _, err := tx.Exec(ctx, lockSQL, feedLock); err != nil {
-		return 0, fmt.Errorf("edgesync: lock feed: %w", err)
+	if _, err := tx.Exec(ctx, appendSQL, string(typ), raw); err != nil {
+		return fmt.Errorf("edgesync: append %s: %w", typ, err)
 	}
-	var version int64
-	if err := tx.QueryRow(ctx, appendSQL, string(typ), raw).Scan(&version); err != nil {
-		return 0, fmt.Errorf("edgesync: append %s: %w", typ, err)
-	}
-	// Delivered to listeners only when tx commits, so a woken edge finds the change.
-	if _, err := tx.Exec(ctx, notifySQL, NotifyChannel, strconv.FormatInt(version, 10)); err != nil {
-		return 0, fmt.Errorf("edgesync: notify %s: %w", typ, err)
-	}
-	return uint64(version), nil
+	return nil
 }

@@ -31,6 +31,8 @@ const (
 	DefaultRetention  = 7 * 24 * time.Hour
 	DefaultPruneEvery = time.Hour
 	DefaultPollEvery  = time.Second
+	// DefaultDeadKeyGrace is how long a revoked or expired key stays on edges.
+	DefaultDeadKeyGrace = 24 * time.Hour
 )
 
 // Config holds the Server's dependencies and settings.
@@ -54,6 +56,11 @@ type Config struct {
 	// PollEvery is how often waiting long-polls re-read the feed while the LISTEN
 	// connection is down; DefaultPollEvery when zero.
 	PollEvery time.Duration
+	// DeadKeyGrace is how long a key stays on edges after it was revoked or expired (or its
+	// roll's grace ended): meanwhile edges deny it as key_revoked or key_expired; after it,
+	// snapshots leave it out and the sweep (every PruneEvery) deletes it from edges, which
+	// then deny it as invalid_key. DefaultDeadKeyGrace when zero.
+	DeadKeyGrace time.Duration
 }
 
 // Server serves the edge sync protocol: the snapshot and the long-poll change feed. Waiting
@@ -94,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.Retention = cmpOr(cfg.Retention, DefaultRetention)
 	cfg.PruneEvery = cmpOr(cfg.PruneEvery, DefaultPruneEvery)
 	cfg.PollEvery = cmpOr(cfg.PollEvery, DefaultPollEvery)
+	cfg.DeadKeyGrace = cmpOr(cfg.DeadKeyGrace, DefaultDeadKeyGrace)
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = DefaultPageSize
 	}
@@ -136,7 +144,8 @@ func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.drain) }) }
 func (s *Server) Listening() bool { return s.listening.Load() }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.store.snapshot(r.Context(), s.clock())
+	now := s.clock()
+	snap, err := s.store.snapshot(r.Context(), now, now.Add(-s.cfg.DeadKeyGrace))
 	if err != nil {
 		s.log.Error("edge sync: snapshot failed", "err", err)
 		writeProblem(w, http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError), "snapshot failed")
@@ -217,8 +226,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // Run keeps the process's one LISTEN connection on NotifyChannel open (reconnecting with
-// backoff; waiting long-polls fall back to polling every PollEvery meanwhile) and prunes the
-// feed every PruneEvery. It returns when ctx is done.
+// backoff; waiting long-polls fall back to polling every PollEvery meanwhile), and every
+// PruneEvery deletes long-dead keys from edges and prunes the feed. It returns when ctx is
+// done.
 func (s *Server) Run(ctx context.Context) error {
 	go s.pruneLoop(ctx)
 	backoff := 100 * time.Millisecond
@@ -265,6 +275,11 @@ func (s *Server) pruneLoop(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PruneEvery)
 	defer t.Stop()
 	for {
+		if n, err := s.DeleteDeadKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("edge sync: deleting dead keys from edges failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("edge sync: deleted dead keys from edges", "keys", n, "dead_for", s.cfg.DeadKeyGrace)
+		}
 		if n, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("edge sync: prune failed", "err", err)
 		} else if n > 0 {
@@ -281,6 +296,13 @@ func (s *Server) pruneLoop(ctx context.Context) {
 // Prune deletes changes older than Retention (keeping the newest) and returns the count.
 func (s *Server) Prune(ctx context.Context) (int64, error) {
 	return Prune(ctx, s.cfg.Pool, s.clock().Add(-s.cfg.Retention))
+}
+
+// DeleteDeadKeys deletes from edges the keys dead for longer than DeadKeyGrace (see
+// the package function) and returns how many; Run calls it every PruneEvery.
+func (s *Server) DeleteDeadKeys(ctx context.Context) (int64, error) {
+	now := s.clock()
+	return DeleteDeadKeys(ctx, s.cfg.Pool, now.Add(-s.cfg.DeadKeyGrace), now)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -180,7 +180,7 @@ func TestPageSizeBoundsAnAnswerAndTheEdgeLoops(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	for i := range 7 {
-		_, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
+		err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit(ctx))
@@ -214,7 +214,7 @@ func TestResyncWhenTheEdgeIsOutsideTheFeed(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	for i := range 5 {
-		_, err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
+		err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: fmt.Sprintf("ptr_%d", i), Status: edgewire.PartnerActive})
 		require.NoError(t, err)
 	}
 	require.NoError(t, tx.Commit(ctx))

@@ -20,9 +20,27 @@ const (
 	changesSQL = `SELECT version, type, payload FROM edge_changes
 WHERE version > $1 ORDER BY version LIMIT $2`
 
+	// snapshotKeysSQL leaves out the keys deleted from edges, and the keys dead (revoked,
+	// expired or past a roll's grace) since before the cutoff $1 whose key_delete the sweep
+	// has not written yet: an edge that has none of them denies them as invalid_key, which it
+	// would do after the sweep's key_delete anyway.
 	snapshotKeysSQL = `SELECT id, hash, partner_id, workspace_id, environment, roles, allowed_cidrs,
        status, expires_at, grace_until
-FROM api_keys ORDER BY id`
+FROM api_keys
+WHERE edge_deleted_at IS NULL AND NOT coalesce(least(revoked_at, expires_at, grace_until) < $1, false)
+ORDER BY id`
+
+	// deadKeysSQL picks a batch of keys still on edges that died before the cutoff $1. SKIP
+	// LOCKED: a key being changed right now is left to the next sweep, and its change
+	// (which finds edge_deleted_at still empty) is published before the delete.
+	deadKeysSQL = `SELECT id, hash FROM api_keys
+WHERE edge_deleted_at IS NULL AND least(revoked_at, expires_at, grace_until) < $1
+ORDER BY least(revoked_at, expires_at, grace_until), id LIMIT $2
+FOR UPDATE SKIP LOCKED`
+
+	// markDeletedSQL records that the keys' key_delete is in the feed: they are never
+	// published again (apikey skips them).
+	markDeletedSQL = `UPDATE api_keys SET edge_deleted_at = $2 WHERE id = ANY($1)`
 
 	snapshotPartnersSQL = `SELECT id, status FROM partners ORDER BY id`
 
@@ -95,8 +113,9 @@ func decodeChange(version uint64, typ edgewire.ChangeType, payload []byte) (edge
 }
 
 // snapshot reads every key and partner and the feed's latest version in one REPEATABLE
-// READ transaction, so the snapshot is exactly the state after that version.
-func (s store) snapshot(ctx context.Context, now time.Time) (edgewire.Snapshot, error) {
+// READ transaction, so the snapshot is the state after that version, less the keys dead
+// since before deadCutoff (see snapshotKeysSQL).
+func (s store) snapshot(ctx context.Context, now, deadCutoff time.Time) (edgewire.Snapshot, error) {
 	snap := edgewire.Snapshot{GeneratedAt: now.UTC(), Keys: []edgewire.Key{}, Partners: []edgewire.Partner{}}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var lo, hi int64
@@ -104,7 +123,7 @@ func (s store) snapshot(ctx context.Context, now time.Time) (edgewire.Snapshot, 
 			return err
 		}
 		snap.Version = uint64(hi)
-		rows, err := tx.Query(ctx, snapshotKeysSQL)
+		rows, err := tx.Query(ctx, snapshotKeysSQL, deadCutoff)
 		if err != nil {
 			return err
 		}
@@ -187,4 +206,62 @@ func Prune(ctx context.Context, pool *pgxpool.Pool, cutoff time.Time) (int64, er
 		return 0, fmt.Errorf("edgesync: prune: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// deadKeyBatch bounds the keys one sweep transaction deletes from edges, so the
+// transaction, and the feed lock at its commit, stay short.
+const deadKeyBatch = 500
+
+// DeleteDeadKeys writes a key_delete to the feed for every key revoked, expired or past a
+// roll's grace before cutoff that edges still hold, and marks it so, in batches of
+// deadKeyBatch; it returns how many it deleted. Edges then forget the keys (they fail as
+// invalid_key instead of key_revoked or key_expired), and snapshots no longer carry them.
+func DeleteDeadKeys(ctx context.Context, pool *pgxpool.Pool, cutoff, now time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, deadKeysSQL, cutoff, deadKeyBatch)
+			if err != nil {
+				return err
+			}
+			var (
+				id   string
+				hash []byte
+				ids  []string
+			)
+			var hashes []keyformat.Hash
+			_, err = pgx.ForEachRow(rows, []any{&id, &hash}, func() error {
+				var h keyformat.Hash
+				if len(hash) != len(h) {
+					return fmt.Errorf("key %s: hash of %d bytes", id, len(hash))
+				}
+				copy(h[:], hash)
+				ids, hashes = append(ids, id), append(hashes, h)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, h := range hashes {
+				if err := PublishKeyDelete(ctx, tx, h); err != nil {
+					return err
+				}
+			}
+			if len(ids) > 0 {
+				if _, err := tx.Exec(ctx, markDeletedSQL, ids, now); err != nil {
+					return err
+				}
+			}
+			n = len(ids)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("edgesync: delete dead keys: %w", err)
+		}
+		total += int64(n)
+		if n < deadKeyBatch {
+			return total, nil
+		}
+	}
 }

@@ -42,6 +42,22 @@ const (
 	CodePolicyError = "policy_error"
 	// CodeInternal: an unexpected failure; its cause is logged, never shown.
 	CodeInternal = "internal_error"
+
+	// Tenant limits: a cap on a count of things is an ErrConflict (409), resolved by
+	// removing one; a cap on a rate is an ErrRateLimited (429) with Retry-After.
+
+	// CodeKeyLimitReached: the workspace has as many active API keys (or rolled keys in
+	// their grace period) as its limit allows (409).
+	CodeKeyLimitReached = "key_limit_reached"
+	// CodeWebhookEndpointLimitReached: the workspace has as many webhook endpoints as its
+	// limit allows (409).
+	CodeWebhookEndpointLimitReached = "webhook_endpoint_limit_reached"
+	// CodeTestOrderRateLimited: the partner placed as many console test orders as its
+	// limit allows in the current window (429).
+	CodeTestOrderRateLimited = "test_order_rate_limited"
+	// CodeWebhookTestRateLimited: the partner sent as many webhook test events as its
+	// limit allows in the current window (429).
+	CodeWebhookTestRateLimited = "webhook_test_rate_limited"
 )
 
 // kinds maps each kind to its status; its default code is the status's

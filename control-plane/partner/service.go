@@ -165,9 +165,7 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 			return err
 		}
 		out = updated
-		// Last: publishing holds the feed lock until commit (see edgesync.PublishPartner).
-		_, err = edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(updated.Status)})
-		return err
+		return edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(updated.Status)})
 	})
 	if err != nil {
 		return Partner{}, err

@@ -148,6 +148,12 @@ func (s *Service) SendTest(ctx context.Context, p auth.Principal, endpointID str
 	}
 	id := ident.New("whd")
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Counted in tx: a send that fails to queue does not use up the partner's allowance.
+		if s.tests != nil {
+			if err := s.tests.Take(ctx, tx, p.PartnerID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, insertDeliverySQL, id, eventID, ep.ID, p.PartnerID, p.WorkspaceID, EventTest, string(body), now, ""); err != nil {
 			return err
 		}

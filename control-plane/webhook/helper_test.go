@@ -20,6 +20,7 @@ import (
 
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/control-plane/partner/partnertest"
+	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/internal/testclock"
 )
@@ -44,6 +45,10 @@ type options struct {
 	noWorker bool
 	// idle makes the River client without starting it (benchmarks start it themselves).
 	idle bool
+	// endpointLimit is Config.EndpointLimit.
+	endpointLimit int
+	// testSends, when set, limits test sends per partner (on the env's clock).
+	testSends quota.Rate
 }
 
 // setup builds the service on a fresh database with River's tables, a River client that
@@ -98,8 +103,14 @@ func (e *env) newQueue(t testing.TB) (*river.Client[pgx.Tx], *webhook.Service) {
 	}
 	rc, err := webhook.NewClient(webhook.ClientConfig{Pool: e.pool, Logger: log, Worker: worker})
 	require.NoError(t, err)
+	var tests *quota.Limiter
+	if e.opts.testSends.Requests > 0 {
+		var err error
+		tests, err = webhook.TestSendLimiter(e.pool, e.opts.testSends, e.clock.Now)
+		require.NoError(t, err)
+	}
 	svc, err := webhook.New(webhook.Config{Pool: e.pool, Queue: rc, Logger: log, Now: e.clock.Now,
-		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: e.guard}})
+		URLs: webhook.URLPolicy{AllowHTTPForTest: true, Guard: e.guard}, EndpointLimit: e.opts.endpointLimit, TestSends: tests})
 	require.NoError(t, err)
 	return rc, svc
 }

@@ -1,12 +1,14 @@
 // Package webhook owns signed webhooks for order events: partners' endpoints and their
 // whsec_ secrets (with rotation), the Standard Webhooks signer, the SSRF guard on every
 // delivery connection, the dispatcher that turns order events from Kafka into durable
-// River delivery jobs, the delivery worker with its retry schedule, and the delivery log.
+// River delivery jobs, the delivery worker with its retry schedule, and the delivery log;
+// and the tenant limits on endpoints per workspace and test events per partner.
 package webhook
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -21,6 +23,8 @@ import (
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/page"
+	"github.com/steller/platform/control-plane/pgdb"
+	"github.com/steller/platform/control-plane/quota"
 )
 
 // Config configures the webhook Service.
@@ -37,6 +41,22 @@ type Config struct {
 	URLs URLPolicy
 	// Rand is the source of secrets; crypto/rand when nil.
 	Rand io.Reader
+	// EndpointLimit is the most endpoints (enabled or not, not deleted) one workspace may
+	// have: DefaultEndpointLimit when zero, no limit when negative.
+	EndpointLimit int
+	// TestSends limits "send test event" per partner (TestSendLimiter; refused with
+	// fault.CodeWebhookTestRateLimited); nil sends every one.
+	TestSends *quota.Limiter
+}
+
+// DefaultEndpointLimit is Config.EndpointLimit when zero.
+const DefaultEndpointLimit = 20
+
+// TestSendLimiter returns the limiter of test events per partner at rate r, for
+// Config.TestSends; clock is time.Now when nil.
+func TestSendLimiter(db pgdb.DB, r quota.Rate, clock func() time.Time) (*quota.Limiter, error) {
+	return quota.New(quota.Config{DB: db, Action: "webhook.test_send", Rate: r, Code: fault.CodeWebhookTestRateLimited,
+		What: "webhook test events", Clock: clock})
 }
 
 // Service manages endpoints and deliveries for the API and the dispatcher.
@@ -47,6 +67,8 @@ type Service struct {
 	now    func() time.Time
 	urls   URLPolicy
 	random io.Reader
+	limit  int
+	tests  *quota.Limiter
 }
 
 // New checks cfg and returns the Service.
@@ -67,7 +89,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{pool: cfg.Pool, queue: cfg.Queue, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, random: cfg.Rand}, nil
+	if cfg.EndpointLimit == 0 {
+		cfg.EndpointLimit = DefaultEndpointLimit
+	}
+	return &Service{pool: cfg.Pool, queue: cfg.Queue, log: cfg.Logger, now: cfg.Now, urls: cfg.URLs, random: cfg.Rand,
+		limit: cfg.EndpointLimit, tests: cfg.TestSends}, nil
 }
 
 // Endpoint is a partner's webhook endpoint (never with its secret).
@@ -131,6 +157,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, set Endp
 	}
 	var ep Endpoint
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.checkLimit(ctx, tx, p); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, insertEndpointSQL, ident.New("whe"), p.PartnerID, p.WorkspaceID, set.Environment,
 			set.URL, set.Description, dedupe(set.EventTypes), set.Enabled, secret, s.now())
 		if err != nil {
@@ -145,6 +174,28 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, set Endp
 		return Endpoint{}, "", interpretError(err)
 	}
 	return ep, secret, nil
+}
+
+// checkLimit refuses a new endpoint when p's workspace has EndpointLimit of them. The count
+// is taken under the workspace's lock, held until tx ends, so two creations cannot both
+// take the last slot (lockWorkspaceSQL says why it is a statement of its own).
+func (s *Service) checkLimit(ctx context.Context, tx pgx.Tx, p auth.Principal) error {
+	if s.limit < 0 {
+		return nil
+	}
+	var id string
+	if err := tx.QueryRow(ctx, lockWorkspaceSQL, p.WorkspaceID, p.PartnerID).Scan(&id); err != nil {
+		return notFound(err, "workspace")
+	}
+	var n int
+	if err := tx.QueryRow(ctx, countEndpointsSQL, p.PartnerID, p.WorkspaceID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= s.limit {
+		return fault.Coded(fault.ErrConflict, fault.CodeWebhookEndpointLimitReached, fmt.Sprintf(
+			"this workspace already has %d webhook endpoints, the most allowed: delete one it no longer uses, or subscribe an existing one to more event types", n))
+	}
+	return nil
 }
 
 func dedupe(ss []string) []string {

@@ -13,6 +13,15 @@ const (
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 RETURNING ` + endpointColumns
 
+	// lockWorkspaceSQL serializes endpoint creations of one workspace, so the count after it
+	// sees every endpoint committed before. FOR NO KEY UPDATE: inserts referencing the
+	// workspace take FOR KEY SHARE and do not wait on it. Its own statement: in READ
+	// COMMITTED a statement that waited for a lock reads the snapshot it started with.
+	lockWorkspaceSQL = `SELECT id FROM workspaces WHERE id = $1 AND partner_id = $2 FOR NO KEY UPDATE`
+
+	// countEndpointsSQL counts the workspace's endpoints that EndpointLimit caps.
+	countEndpointsSQL = `SELECT count(*) FROM webhook_endpoints WHERE partner_id = $1 AND workspace_id = $2 AND deleted_at IS NULL`
+
 	getEndpointSQL = `SELECT ` + endpointColumns + ` FROM webhook_endpoints
 WHERE id = $1 AND partner_id = $2 AND workspace_id = $3 AND deleted_at IS NULL`
 

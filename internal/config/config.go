@@ -127,6 +127,19 @@ type Config struct {
 	LoginFreeFailures int
 	// ConsoleEdgeURL is the edge the portal console sends its test orders through.
 	ConsoleEdgeURL string
+	// KeyLimit is the most active API keys one workspace may hold (and, apart, the most
+	// rolled keys in their grace period); 0 turns it off.
+	KeyLimit int
+	// WebhookEndpointLimit is the most webhook endpoints one workspace may have; 0 turns it
+	// off.
+	WebhookEndpointLimit int
+	// ConsoleOrderLimit bounds the console's test orders per partner; Requests 0 turns it off.
+	ConsoleOrderLimit Rate
+	// WebhookTestLimit bounds "send test event" per partner; Requests 0 turns it off.
+	WebhookTestLimit Rate
+	// EdgeDeadKeyGrace is how long revoked and expired keys stay on edges (answered
+	// key_revoked or key_expired) before edges forget them (invalid_key).
+	EdgeDeadKeyGrace time.Duration
 }
 
 // Setting declares one configuration value: its flag, environment variables, default and
@@ -196,6 +209,11 @@ const (
 	LoginLimit         = "login-limit"
 	LoginFreeFailures  = "login-free-failures"
 	ConsoleEdgeURL     = "console-edge-url"
+	KeyLimit           = "key-limit"
+	WebhookEndpointLim = "webhook-endpoint-limit"
+	ConsoleOrderLimit  = "console-order-limit"
+	WebhookTestLimit   = "webhook-test-limit"
+	EdgeDeadKeyGrace   = "edge-dead-key-grace"
 )
 
 // Settings returns every setting the binary knows, in help order.
@@ -441,6 +459,28 @@ func Settings() []Setting {
 		{Flag: ConsoleEdgeURL, Env: []string{"STELLER_CONSOLE_EDGE_URL"},
 			Usage: "edge (gateway or Kong) URL that the portal console's test orders go through; empty disables the console",
 			parse: func(c *Config, v string) error { c.ConsoleEdgeURL = v; return httpURL(v) }},
+		{Flag: KeyLimit, Env: []string{"STELLER_KEY_LIMIT"}, Default: "100",
+			Usage: "most active API keys per workspace, and apart the most rolled keys in their grace period (a 409 key_limit_reached beyond); 0 turns it off (steller dev: 10000)",
+			parse: func(c *Config, v string) error { return count(v, 1_000_000, &c.KeyLimit) }},
+		{Flag: WebhookEndpointLim, Env: []string{"STELLER_WEBHOOK_ENDPOINT_LIMIT"}, Default: "20",
+			Usage: "most webhook endpoints per workspace (a 409 webhook_endpoint_limit_reached beyond); 0 turns it off (steller dev: 1000)",
+			parse: func(c *Config, v string) error { return count(v, 100_000, &c.WebhookEndpointLimit) }},
+		{Flag: ConsoleOrderLimit, Env: []string{"STELLER_CONSOLE_ORDER_LIMIT"}, Default: "10/1m",
+			Usage: "console test orders allowed per partner, as N/duration (a 429 test_order_rate_limited beyond); 0 turns it off (steller dev: 1000/1m)",
+			parse: func(c *Config, v string) error { return rate(v, &c.ConsoleOrderLimit) }},
+		{Flag: WebhookTestLimit, Env: []string{"STELLER_WEBHOOK_TEST_LIMIT"}, Default: "20/1m",
+			Usage: "webhook test events allowed per partner, as N/duration (a 429 webhook_test_rate_limited beyond); 0 turns it off (steller dev: 1000/1m)",
+			parse: func(c *Config, v string) error { return rate(v, &c.WebhookTestLimit) }},
+		{Flag: EdgeDeadKeyGrace, Env: []string{"STELLER_EDGE_DEAD_KEY_GRACE"}, Default: "24h",
+			Usage: "how long revoked and expired keys stay on edges (denied as key_revoked or key_expired) before edges forget them (then denied as invalid_key), from 1m to 720h",
+			parse: func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				if err == nil && (d < time.Minute || d > 720*time.Hour) {
+					err = errors.New("must be between 1m and 720h")
+				}
+				c.EdgeDeadKeyGrace = d
+				return err
+			}},
 	}
 }
 
@@ -564,6 +604,16 @@ func postgresURL(v string) error {
 	if u.Host == "" {
 		return errors.New("must name a host")
 	}
+	return nil
+}
+
+// count parses a whole number from 0 to max into dst (a limit; 0 turns it off).
+func count(v string, max int, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > max {
+		return fmt.Errorf("must be a whole number from 0 to %d (0 turns the limit off)", max)
+	}
+	*dst = n
 	return nil
 }
 
