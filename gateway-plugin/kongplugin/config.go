@@ -17,6 +17,18 @@
 // phase set X-Request-Id on the request with set_headers, replacing the client's, and Kong
 // serializes the request headers as modified). Denied requests are logged from the access phase, since their answer is
 // known there.
+//
+// Plugin instances with equal settings share one edge: key source, policy engine and
+// request-log emitter, with their background work. An edge is built on the first request
+// of its settings; a build that fails (an unusable spool directory, say) closes what it
+// opened and starts nothing, and its requests are answered 500 for RetryAfter before the
+// next request builds again. Kong replaces a plugin config by starting a new instance and
+// closing the old one, and go-pdk then drops the old Config without telling it. Once the
+// garbage collector finds that no Config uses an edge any more (at its next cycle; the Go
+// runtime forces one at least every two minutes), and no phase runs on it and no request
+// awaits its log phase, the edge is closed Deps.ReleaseAfter later (DefaultReleaseAfter in
+// the binary): its key sync and policy polling stop, its connections close, and its
+// emitter hands its queue to Kafka or the spool. lifecycle.go explains how.
 package kongplugin
 
 import (
@@ -94,7 +106,7 @@ type Config struct {
 	once   sync.Once
 	key    string // hash of the exported fields, computed once
 	names  headerNames
-	edge   atomic.Pointer[sharedEdge] // the built edge, so requests skip the Plugin's lock
+	bound  atomic.Pointer[binding] // the edge this Config uses, so requests skip the Plugin's lock
 }
 
 // headerNames are the lower-cased header names a Config reads (Kong gives lower-case keys).

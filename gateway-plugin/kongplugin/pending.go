@@ -103,6 +103,21 @@ func (p *pending) evictLocked(now time.Time) {
 	p.dropped += uint64(before - len(p.entries))
 }
 
+// expire drops the entries older than maxAge (counted as dropped) and returns how many
+// remain: requests whose access phase runs or whose log phase may still come.
+func (p *pending) expire(now time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	before := len(p.entries)
+	for id, e := range p.entries {
+		if now.Sub(e.added) > p.maxAge {
+			delete(p.entries, id)
+		}
+	}
+	p.dropped += uint64(before - len(p.entries))
+	return len(p.entries)
+}
+
 // stats returns the number of entries and how many were ever dropped unclaimed.
 func (p *pending) stats() (size int, dropped uint64) {
 	p.mu.Lock()

@@ -38,12 +38,13 @@ func (c *Config) Access(kong *pdk.PDK) {
 		}
 	}()
 	start := p.deps.Clock()
-	e, err := p.edgeFor(c)
+	e, err := p.enter(c)
 	if err != nil {
 		exited = true
 		exit(kong, edge.NewProblem(edge.CodeInternal, "The edge is misconfigured.", edge.NewRequestID()))
 		return
 	}
+	defer e.leave()
 
 	// The four reads, each one round trip, each needed: every header at once (key, user
 	// agent, request id, content length) rather than one call per header; the client
@@ -143,10 +144,11 @@ func (c *Config) Log(kong *pdk.PDK) {
 			p.deps.Logger.Error("steller-edge: panic in log", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
-	e, err := p.edgeFor(c)
+	e, err := p.enter(c)
 	if err != nil {
 		return
 	}
+	defer e.leave()
 	// Needed: the one call that returns status, response size and latencies together.
 	raw, err := kong.Log.Serialize()
 	if err != nil {

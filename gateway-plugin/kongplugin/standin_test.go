@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,12 +30,22 @@ const (
 	standinLive    = "live.internal:8443"
 )
 
-// standin builds the real steller-edge binary, starts it the way Kong does (-dump, then the
-// socket under the Kong prefix) through the Kong stand-in, and configures one plugin
-// instance on the decision table's keys, sending its request-log events to a Kafka topic
-// of the test's own. The fixture's times are relative to now, because the binary decides
-// expiry on the real clock.
-func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture, testenv.Kafka, string) {
+// standinEnv is the real steller-edge binary running under the Kong stand-in, with what
+// its plugin instances are configured on.
+type standinEnv struct {
+	srv    *kongstandin.Server
+	fx     *edgetest.Fixture
+	kafka  testenv.Kafka
+	events string // the test's own request-log topic
+	dir    string // the Kong prefix, also holding the keys file and the spool
+	keys   string // the keys file
+}
+
+// startStandin builds the real steller-edge binary and starts it the way Kong does (-dump,
+// then the socket under the Kong prefix) through the Kong stand-in, which logs the plugin
+// server's output to log. The fixture's times are relative to now, because the binary
+// decides expiry on the real clock.
+func startStandin(t testing.TB, log *slog.Logger) *standinEnv {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "kong") // short: unix socket paths are limited to 107 bytes
 	require.NoError(t, err)
@@ -47,28 +58,42 @@ func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture, testenv.Kafk
 	keys, err := fx.WriteSnapshot(dir)
 	require.NoError(t, err)
 
-	srv, err := kongstandin.Start(context.Background(), kongstandin.Config{
-		Binary: bin, Prefix: dir, Logger: slog.New(slog.DiscardHandler),
-	})
+	srv, err := kongstandin.Start(context.Background(), kongstandin.Config{Binary: bin, Prefix: dir, Logger: log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	assert.Equal(t, "steller-edge", srv.Info().Name)
 
 	kafka := testenv.NewKafka(t)
-	events := kafka.Topic(t, "edge-events", 3)
-	config, err := json.Marshal(map[string]any{
+	return &standinEnv{srv: srv, fx: fx, kafka: kafka, events: kafka.Topic(t, "edge-events", 3), dir: dir, keys: keys}
+}
+
+// config is a plugin instance's config: the decision table's keys, request-log events to
+// the test's topic, with extra's fields added or replaced.
+func (env *standinEnv) config(t testing.TB, extra map[string]any) []byte {
+	t.Helper()
+	cfg := map[string]any{
 		"sandbox_upstream_url": "http://" + standinSandbox,
 		"live_upstream_url":    "https://" + standinLive,
-		"keys_file":            keys,
+		"keys_file":            env.keys,
 		"edge_signing_secrets": []string{edgetest.SigningSecret},
-		"kafka_brokers":        kafka.Brokers,
-		"kafka_topic":          events,
-		"spool_dir":            filepath.Join(dir, "spool"),
-	})
+		"kafka_brokers":        env.kafka.Brokers,
+		"kafka_topic":          env.events,
+		"spool_dir":            filepath.Join(env.dir, "spool"),
+	}
+	maps.Copy(cfg, extra)
+	raw, err := json.Marshal(cfg)
 	require.NoError(t, err)
-	plugin, err := srv.NewPlugin("steller-edge", config)
+	return raw
+}
+
+// standin starts the binary under the Kong stand-in and declares one plugin instance on the
+// decision table's keys, sending its request-log events to a Kafka topic of the test's own.
+func standin(t testing.TB) (*kongstandin.Plugin, *edgetest.Fixture, testenv.Kafka, string) {
+	t.Helper()
+	env := startStandin(t, slog.New(slog.DiscardHandler))
+	plugin, err := env.srv.NewPlugin("steller-edge", env.config(t, nil))
 	require.NoError(t, err)
-	return plugin, fx, kafka, events
+	return plugin, env.fx, env.kafka, env.events
 }
 
 // consumeEvents reads request-log events from the topic until want distinct request ids

@@ -24,7 +24,10 @@
 //   - StartInstance adds the keys Kong adds to every plugin config (__seq__, __key__,
 //     __plugin_id); go-pdk uses __seq__ as the instance id. Plugin mirrors Kong's instance
 //     cache: it starts its instance on first use and starts it again, with the same config,
-//     when the plugin server no longer knows it (after a restart).
+//     when the plugin server no longer knows it (after a restart). Plugin.Replace is a
+//     config change: the entity keeps its __plugin_id with a new __seq__, and, as Kong's
+//     get_instance_id does, the stand-in starts the new config's instance, then closes the
+//     old one.
 //
 // PDK methods answered, from the ScriptedRequest and what the plugin set before:
 //

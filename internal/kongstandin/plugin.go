@@ -1,8 +1,11 @@
 package kongstandin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -85,4 +88,51 @@ func (p *Plugin) RunPhase(ctx context.Context, phase string, req *ScriptedReques
 		return nil, err
 	}
 	return p.srv.RunPhase(ctx, id, phase, req)
+}
+
+// Replace gives the plugin entity a new config, as a Kong config change does: the config
+// gets a new __seq__ while the entity keeps its __plugin_id and __key__, and, as Kong's
+// get_instance_id does on the first request after the change, the stand-in starts an
+// instance for the new config and then closes the old instance. Like Kong, it ignores a
+// close of an instance the plugin server no longer knows.
+func (p *Plugin) Replace(ctx context.Context, configJSON []byte) error {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(configJSON))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return fmt.Errorf("kongstandin: plugin config must be a JSON object: %v", err)
+	}
+	var entity struct {
+		PluginID string `json:"__plugin_id"`
+		Key      string `json:"__key__"`
+	}
+	if err := json.Unmarshal(p.config, &entity); err != nil {
+		return fmt.Errorf("kongstandin: current config: %w", err)
+	}
+	delete(m, "__seq__")
+	m["__plugin_id"], m["__key__"] = entity.PluginID, entity.Key
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	cfg, err := p.srv.kongConfig(p.name, raw)
+	if err != nil {
+		return err
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id, err := p.srv.startInstanceRaw(ctx, p.name, cfg)
+	if err != nil {
+		return err
+	}
+	old, started := p.id, p.started
+	p.config, p.id, p.started = cfg, id, true
+	if !started {
+		return nil
+	}
+	if err := p.srv.CloseInstance(ctx, old); err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	return nil
 }

@@ -348,3 +348,31 @@ func TestRunPhaseHonoursContext(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+func TestPluginReplaceStartsTheNewConfigThenClosesTheOld(t *testing.T) {
+	t.Parallel()
+	srv, ctx := setup(t)
+	p, err := srv.NewPlugin("echo", []byte(`{"instance":"v1"}`))
+	require.NoError(t, err)
+	res, err := p.RunPhase(ctx, "access", allowedRequest())
+	require.NoError(t, err)
+	require.Equal(t, "v1", res.UpstreamHeaders.Get("X-Echo-Instance"))
+	oldID := p.InstanceID()
+	var before map[string]any
+	require.NoError(t, json.Unmarshal(p.Config(), &before))
+
+	require.NoError(t, p.Replace(ctx, []byte(`{"instance":"v2"}`)))
+	var after map[string]any
+	require.NoError(t, json.Unmarshal(p.Config(), &after))
+	assert.Equal(t, before["__plugin_id"], after["__plugin_id"], "the same plugin entity")
+	assert.Equal(t, before["__key__"], after["__key__"])
+	assert.NotEqual(t, before["__seq__"], after["__seq__"], "a new config version")
+	assert.NotEqual(t, oldID, p.InstanceID())
+
+	res, err = p.RunPhase(ctx, "access", allowedRequest())
+	require.NoError(t, err)
+	assert.Equal(t, "v2", res.UpstreamHeaders.Get("X-Echo-Instance"))
+	_, err = srv.RunPhase(ctx, oldID, "access", allowedRequest())
+	require.ErrorIs(t, err, kongstandin.ErrClosed, "the old instance is closed")
+	assert.Contains(t, err.Error(), "no plugin instance")
+}
