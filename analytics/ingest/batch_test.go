@@ -18,8 +18,8 @@ func TestInsertSQLNamesEveryColumn(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "INSERT INTO `steller`.request_logs (ts, timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id,"+
 		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
-		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)", insertSQL("steller"))
-	assert.True(t, strings.HasPrefix(insertSQL("a`b"), "INSERT INTO `a\\`b`.request_logs ("))
+		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)", insertSQL("steller", "request_logs", requestColumns))
+	assert.True(t, strings.HasPrefix(insertSQL("a`b", "request_logs", requestColumns), "INSERT INTO `a\\`b`.request_logs ("))
 }
 
 func TestDecode(t *testing.T) {
@@ -93,11 +93,12 @@ func TestDecodeClientRequestID(t *testing.T) {
 
 func TestBatchTracksRowsAndHighestOffsets(t *testing.T) {
 	t.Parallel()
-	b := newBatch()
+	rows := &requestRows{}
+	b := newBatch(rows)
 	e := requestlog.Event{SchemaVersion: 1, RequestID: "r", TimestampMs: 1_764_072_000_999, Status: 201, LatencyTotalUs: 7}
 	for _, m := range []kafka.Message{{Partition: 0, Offset: 5}, {Partition: 1, Offset: 9}, {Partition: 0, Offset: 6}} {
 		b.track(m)
-		b.add(&e)
+		rows.add(&e)
 	}
 	b.track(kafka.Message{Partition: 2, Offset: 1})
 	b.dead = append(b.dead, deadLetter{msg: kafka.Message{Partition: 2, Offset: 1}})
@@ -105,8 +106,8 @@ func TestBatchTracksRowsAndHighestOffsets(t *testing.T) {
 	assert.Equal(t, 3, b.rows())
 	assert.Equal(t, map[int]int64{0: 6, 1: 9, 2: 1}, b.offsets)
 	assert.ElementsMatch(t, []kafka.Message{{Topic: "t", Partition: 0, Offset: 6}, {Topic: "t", Partition: 1, Offset: 9}, {Topic: "t", Partition: 2, Offset: 1}}, b.commits("t"))
-	assert.Equal(t, time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC), b.ts[0], "ts is the event second")
-	assert.Equal(t, uint64(1_764_072_000_999), b.timestampMs[0])
+	assert.Equal(t, time.Date(2025, 11, 25, 12, 0, 0, 0, time.UTC), rows.ts[0], "ts is the event second")
+	assert.Equal(t, uint64(1_764_072_000_999), rows.timestampMs[0])
 
 	b.reset()
 	assert.Zero(t, b.messages)
@@ -120,13 +121,14 @@ func TestBatchDecodeSplitsRowsFromDeadLetters(t *testing.T) {
 	now := time.Now()
 	v := validator{now: func() time.Time { return now }, maxAge: time.Hour, maxAhead: time.Hour}
 	good := `{"schema_version":1,"request_id":"r1","timestamp_ms":` + itoa(now.UnixMilli()) + `,"status":200,"route":"a"}`
-	b := newBatch()
+	rows := &requestRows{}
+	b := newBatch(rows)
 	for i, value := range []string{good, `nope`, strings.Replace(good, `"r1"`, `"r2"`, 1)} {
 		b.track(kafka.Message{Partition: 0, Offset: int64(i), Value: []byte(value)})
 	}
 	b.decode(&v)
-	assert.Equal(t, []string{"r1", "r2"}, b.requestID)
-	assert.Equal(t, []string{"a", "a"}, b.route)
+	assert.Equal(t, []string{"r1", "r2"}, rows.requestID)
+	assert.Equal(t, []string{"a", "a"}, rows.route)
 	require.Len(t, b.dead, 1)
 	assert.Equal(t, int64(1), b.dead[0].msg.Offset)
 	assert.Equal(t, ReasonInvalidJSON, b.dead[0].why.reason)

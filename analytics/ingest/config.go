@@ -15,7 +15,9 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultGroupID        = "steller-ingest"
+	DefaultGroupID = "steller-ingest"
+	// DefaultOrderGroupID is the Orders stream's consumer group.
+	DefaultOrderGroupID   = "steller-ingest-orders"
 	DefaultBatchSize      = 50_000
 	DefaultFlushInterval  = time.Second
 	DefaultRetryMin       = 200 * time.Millisecond
@@ -35,14 +37,21 @@ const (
 // DefaultDeadLetterTopic is where undecodable request-log messages go.
 const DefaultDeadLetterTopic = topic.RequestLogs + deadletter.Suffix
 
+// DefaultOrderDeadLetterTopic is where undecodable order events go.
+const DefaultOrderDeadLetterTopic = topic.OrderEvents + deadletter.Suffix
+
 // Config configures an Ingest. Zero values take the defaults above.
 type Config struct {
+	// Stream is what the topic carries: RequestLogs (the default) or Orders.
+	Stream Stream
 	// Brokers are the Kafka bootstrap addresses (required).
 	Brokers []string
-	// Topic is the request-log topic; default topic.RequestLogs.
+	// Topic is the stream's topic; default topic.RequestLogs, or topic.OrderEvents for
+	// Orders.
 	Topic string
-	// GroupID is the consumer group: every ingest process of a deployment shares it, and
-	// Kafka spreads the topic's partitions over them. Default DefaultGroupID.
+	// GroupID is the consumer group: every ingest process of a deployment shares it for a
+	// stream, and Kafka spreads the topic's partitions over them. Default DefaultGroupID,
+	// or DefaultOrderGroupID for Orders. Two streams must not share a group.
 	GroupID string
 	// DeadLetterTopic receives messages that cannot become rows; Run creates it if
 	// missing. Default Topic + ".dlq" (DefaultDeadLetterTopic for the default Topic).
@@ -53,7 +62,8 @@ type Config struct {
 
 	// Conn is the ClickHouse connection (required; warehouse.Open).
 	Conn driver.Conn
-	// Database holds request_logs, created by schema.Migrate (required).
+	// Database holds the stream's table (request_logs, order_events), created by
+	// schema.Migrate (required).
 	Database string
 
 	// BatchSize is the most messages per insert; default DefaultBatchSize.
@@ -75,8 +85,8 @@ type Config struct {
 	// SessionTimeout is the consumer-group session: a crashed member's partitions move to
 	// the others after it. Default DefaultSessionTimeout (the broker allows 6 s to 300 s).
 	SessionTimeout time.Duration
-	// MaxEventAge and MaxClockSkew bound timestamp_ms around the clock; events outside go
-	// to the dead-letter topic. Defaults DefaultMaxEventAge and DefaultMaxClockSkew.
+	// MaxEventAge and MaxClockSkew bound the event time (timestamp_ms, occurred_at_ms)
+	// around the clock; events outside go to the dead-letter topic. Defaults DefaultMaxEventAge and DefaultMaxClockSkew.
 	MaxEventAge, MaxClockSkew time.Duration
 	// FetchMaxBytes is the most bytes one fetch returns per partition; default
 	// DefaultFetchMaxBytes.
@@ -104,6 +114,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Database == "" {
 		errs = append(errs, errors.New("ingest: a ClickHouse database is required"))
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = RequestLogs
+	}
+	spec, ok := cfg.Stream.spec()
+	if !ok {
+		errs = append(errs, fmt.Errorf("ingest: unknown stream %q", cfg.Stream))
 	}
 	for name, v := range map[string]int64{
 		"BatchSize": int64(cfg.BatchSize), "FlushInterval": int64(cfg.FlushInterval),
@@ -141,8 +158,8 @@ func (cfg Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
-	defStr(&cfg.Topic, topic.RequestLogs)
-	defStr(&cfg.GroupID, DefaultGroupID)
+	defStr(&cfg.Topic, spec.topic)
+	defStr(&cfg.GroupID, spec.group)
 	defStr(&cfg.DeadLetterTopic, cfg.Topic+deadletter.Suffix)
 	def(&cfg.DeadLetterReplication, 1)
 	def(&cfg.BatchSize, DefaultBatchSize)

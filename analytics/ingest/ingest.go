@@ -1,11 +1,14 @@
-// Package ingest owns the Kafka → ClickHouse request-log ingest: a consumer-group reader on
-// steller.request-logs.v1 that decodes requestlog.Event messages, stores them in
-// request_logs in batches, and commits offsets only after a batch is stored.
+// Package ingest owns the Kafka → ClickHouse ingest of Steller's event streams: a
+// consumer-group reader per stream that decodes its messages, stores them in batches, and
+// commits offsets only after a batch is stored. Two streams share the machinery (Stream):
+// request logs (requestlog.Event from steller.request-logs.v1 into request_logs) and
+// order events (orderevent.Event, sandbox and live, from steller.order-events.v1 into
+// order_events), each with its own consumer group.
 //
 // Delivery is at least once. A batch is stored (dead letters to their topic, rows by one
 // column-named ClickHouse insert) and only then are its offsets committed, so a crash
-// between the two replays that batch; request_logs deduplicates by request id (see
-// package schema). While ClickHouse fails, the same batch is retried with capped
+// between the two replays that batch; the tables deduplicate by the event's identity
+// (request id, event id; see package schema). While ClickHouse fails, the same batch is retried with capped
 // exponential backoff, nothing is committed, and fetching stops once the batch being
 // filled is full. Messages that cannot become rows go to the dead-letter topic with the
 // reason in headers and count as handled. Within a process, up to InsertConcurrency
@@ -24,12 +27,13 @@ import (
 	"github.com/steller/platform/analytics/deadletter"
 )
 
-// Ingest moves request-log events from Kafka into ClickHouse.
+// Ingest moves one stream's events from Kafka into ClickHouse.
 type Ingest struct {
 	cfg     Config
+	spec    streamSpec
 	metrics *metrics
-	// decoders holds one validator per concurrent store (they are not thread-safe).
-	decoders chan *validator
+	// decoders holds one decoder per concurrent store (they are not thread-safe).
+	decoders chan decoder
 	insert   string
 	free     chan *batch
 }
@@ -40,19 +44,20 @@ func New(cfg Config) (*Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Registerer)
+	spec, _ := cfg.Stream.spec() // withDefaults checked it
+	m, err := newMetrics(cfg.Registerer, spec.table)
 	if err != nil {
 		return nil, err
 	}
 	in := &Ingest{
-		cfg: cfg, metrics: m,
-		decoders: make(chan *validator, cfg.InsertConcurrency),
-		insert:   insertSQL(cfg.Database),
+		cfg: cfg, spec: spec, metrics: m,
+		decoders: make(chan decoder, cfg.InsertConcurrency),
+		insert:   insertSQL(cfg.Database, spec.table, spec.columns),
 		// Batches in flight: one filling, one handed over, InsertConcurrency storing.
 		free: make(chan *batch, cfg.InsertConcurrency+2),
 	}
 	for range cfg.InsertConcurrency {
-		in.decoders <- &validator{now: cfg.Now, maxAge: cfg.MaxEventAge, maxAhead: cfg.MaxClockSkew}
+		in.decoders <- spec.newDecoder(cfg)
 	}
 	return in, nil
 }
@@ -193,7 +198,7 @@ func (in *Ingest) batch() *batch {
 	case b := <-in.free:
 		return b
 	default:
-		return newBatch()
+		return newBatch(in.spec.newRows())
 	}
 }
 
@@ -281,7 +286,7 @@ func (in *Ingest) store(ctx context.Context, b *batch) bool {
 		if err != nil {
 			return err
 		}
-		if err := b.appendTo(cb, in.cfg.Now().UTC().Truncate(time.Second)); err != nil {
+		if err := b.table.appendTo(cb, in.cfg.Now().UTC().Truncate(time.Second)); err != nil {
 			_ = cb.Abort()
 			return err
 		}
@@ -317,7 +322,7 @@ func (in *Ingest) retry(ctx context.Context, what string, op func(context.Contex
 }
 
 // commit commits b's offsets. A failed commit is not retried forever: the batch is
-// stored, so the worst outcome is its redelivery (deduplicated by request id), and the
+// stored, so the worst outcome is its redelivery (deduplicated by the event id), and the
 // next batch's commit covers these offsets anyway.
 func (in *Ingest) commit(ctx context.Context, r *kafka.Reader, b *batch) {
 	msgs := b.commits(in.cfg.Topic)

@@ -7,7 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the ingest's Prometheus series (namespace steller_ingest).
+// metrics are the ingest's Prometheus series (namespace steller_ingest), labelled with
+// the stream's table, so the ingests of several streams share one registry.
 type metrics struct {
 	rowsInserted    prometheus.Counter
 	batches         prometheus.Counter
@@ -22,12 +23,13 @@ type metrics struct {
 	lag             prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, table string) (*metrics, error) {
+	labels := prometheus.Labels{"table": table}
 	counter := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "steller", Subsystem: "ingest", Name: name, Help: help})
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "steller", Subsystem: "ingest", Name: name, Help: help, ConstLabels: labels})
 	}
 	m := &metrics{
-		rowsInserted:    counter("rows_inserted_total", "Rows stored in ClickHouse request_logs."),
+		rowsInserted:    counter("rows_inserted_total", "Rows stored in the ClickHouse table."),
 		batches:         counter("batches_total", "Batches stored and committed."),
 		insertErrors:    counter("insert_errors_total", "Failed ClickHouse batch inserts."),
 		insertRetries:   counter("insert_retries_total", "Insert attempts that repeated a failed batch."),
@@ -36,16 +38,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fetchErrors:     counter("fetch_errors_total", "Errors fetching from Kafka."),
 		fetched:         counter("messages_fetched_total", "Messages fetched from Kafka into batches (stored or not yet)."),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "steller", Subsystem: "ingest", Name: "dead_lettered_total",
+			Namespace: "steller", Subsystem: "ingest", Name: "dead_lettered_total", ConstLabels: labels,
 			Help: "Messages written to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "steller", Subsystem: "ingest", Name: "batch_duration_seconds",
+			Namespace: "steller", Subsystem: "ingest", Name: "batch_duration_seconds", ConstLabels: labels,
 			Help:    "Time from handing a batch over to having it decoded, stored and committed, retries included.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "steller", Subsystem: "ingest", Name: "consumer_lag_messages",
+			Namespace: "steller", Subsystem: "ingest", Name: "consumer_lag_messages", ConstLabels: labels,
 			Help: "Messages between the last fetched offset and the partition's high watermark (kafka-go Reader.Stats().Lag, last partition fetched).",
 		}),
 	}
@@ -59,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				return nil, fmt.Errorf("ingest: metrics already registered (one Ingest per registry): %w", err)
+				return nil, fmt.Errorf("ingest: metrics already registered (one Ingest per stream and registry): %w", err)
 			}
 			return nil, fmt.Errorf("ingest: register metrics: %w", err)
 		}

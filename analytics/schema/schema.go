@@ -22,6 +22,12 @@
 // by a materialized view, which sees every inserted block: a replayed batch reaches it
 // twice. Its request_ids column (migration 0003, a uniqExact state per cell) keeps request
 // and error counts exact anyway; its count, byte and latency states do not.
+//
+// Order events (migrations 0005 and 0006) are stored the same way in order_events,
+// keyed by (partner_id, ts, event_id). Their daily rollup order_rollup_1d keeps each
+// cell's events as a set of (event_id, amount_cents), so a copy that reaches its view
+// again changes no figure: revenue and volume read from it are exact. Order tables are
+// not pruned by retention (revenue history outlives request logs).
 package schema
 
 import (
@@ -53,6 +59,12 @@ const (
 	RollupTable = "request_rollup_1m"
 	// MigrationsTable records the applied migration versions.
 	MigrationsTable = "schema_migrations"
+	// OrderEventsTable is the orders table: one row per order event (orderevent.Event),
+	// deduplicated by event_id.
+	OrderEventsTable = "order_events"
+	// OrderRollupTable holds each day's order events per partner, environment, product,
+	// currency and type as exact sets of (event_id, amount_cents).
+	OrderRollupTable = "order_rollup_1d"
 )
 
 //go:embed migrations/*.sql

@@ -18,7 +18,7 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 	t.Parallel()
 	migrations, err := schema.Migrations()
 	require.NoError(t, err)
-	require.Len(t, migrations, 4)
+	require.Len(t, migrations, 6)
 
 	cases := []struct {
 		version  uint32
@@ -38,6 +38,11 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 		}},
 		{4, "0004_client_request_id.sql", []string{
 			"ALTER TABLE `we\\`ird`.request_logs ADD COLUMN client_request_id String DEFAULT '' AFTER request_id",
+		}},
+		{5, "0005_order_events.sql", []string{"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_events (\n    ts DateTime,"}},
+		{6, "0006_order_rollup_1d.sql", []string{
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_rollup_1d (\n    day Date,",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_rollup_1d_mv\nTO `we\\`ird`.order_rollup_1d\nAS SELECT",
 		}},
 	}
 	for i, tc := range cases {
@@ -64,10 +69,10 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 
 	versions, err := schema.AppliedVersions(ctx, ch.Conn, ch.Database)
 	require.NoError(t, err)
-	assert.Equal(t, []uint32{1, 2, 3, 4}, versions)
+	assert.Equal(t, []uint32{1, 2, 3, 4, 5, 6}, versions)
 	var records uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+ch.Database+"`.schema_migrations").Scan(&records))
-	assert.Equal(t, uint64(4), records, "the second run recorded nothing")
+	assert.Equal(t, uint64(6), records, "the second run recorded nothing")
 
 	rows, err := ch.Conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", ch.Database)
 	require.NoError(t, err)
@@ -79,6 +84,9 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, map[string]string{
+		"order_events":         "ReplacingMergeTree",
+		"order_rollup_1d":      "AggregatingMergeTree",
+		"order_rollup_1d_mv":   "MaterializedView",
 		"request_logs":         "ReplacingMergeTree",
 		"request_rollup_1m":    "AggregatingMergeTree",
 		"request_rollup_1m_mv": "MaterializedView",

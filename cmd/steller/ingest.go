@@ -19,7 +19,7 @@ var ingestSpec = config.Spec{
 		config.LogLevel, config.LogFormat, config.KafkaBrokers,
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.IngestAddr, config.IngestGroup, config.IngestBatchSize, config.IngestFlush, config.RetentionDays,
-		config.ShutdownTimeout, config.RequestLogTopic,
+		config.ShutdownTimeout, config.RequestLogTopic, config.OrderEventTopic,
 	},
 	Required: []string{config.KafkaBrokers, config.ClickHouseAddr},
 }
@@ -27,9 +27,10 @@ var ingestSpec = config.Spec{
 func ingestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ingest",
-		Usage: "consume request-log events from Kafka into ClickHouse, and drop expired partitions",
+		Usage: "consume request-log and order events from Kafka into ClickHouse, and drop expired partitions",
 		Description: "At least once, idempotent storage: a batch is inserted, then its offsets are committed; " +
-			"undecodable messages go to the dead-letter topic. Run several: they share the consumer group.",
+			"undecodable messages go to the dead-letter topic. Request logs use --ingest-group, order events " +
+			"their own group (--ingest-group + \"-orders\"). Run several: they share the consumer groups.",
 		Flags: ingestSpec.Flags(),
 		Action: ingestSpec.Action(func(ctx context.Context, c config.Config) error {
 			in, err := newIngest(ctx, c, c.Logger())
@@ -60,6 +61,18 @@ func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*serv
 		s.close()
 		return nil, err
 	}
+	// Order events: the same machinery, its own consumer group, so neither stream's lag,
+	// rebalances or offset resets touch the other.
+	orders, err := ingest.New(ingest.Config{
+		Stream: ingest.Orders, Brokers: c.KafkaBrokers, Topic: c.OrderEventTopic, GroupID: c.IngestGroup + "-orders",
+		Conn: conn, Database: c.ClickHouseDatabase,
+		BatchSize: c.IngestBatchSize, FlushInterval: c.IngestFlushInterval, StopTimeout: c.ShutdownTimeout,
+		Registerer: reg, Logger: logger.With("stream", "orders"),
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	retention, err := schema.NewRetention(schema.RetentionConfig{Conn: conn, Database: c.ClickHouseDatabase, Days: c.RetentionDays, Logger: logger})
 	if err != nil {
 		s.close()
@@ -76,6 +89,6 @@ func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*serv
 		s.close()
 		return nil, err
 	}
-	s.workers = []func(context.Context) error{in.Run, retention.Run}
+	s.workers = []func(context.Context) error{in.Run, orders.Run, retention.Run}
 	return s, nil
 }

@@ -82,7 +82,7 @@ func TestCollectAndSessionAgree(t *testing.T) {
 	const sql = "SELECT toUInt64(18446744073709551615) AS u, toInt64(-5) AS i, toUInt16(402) AS st, toFloat64(1e20) AS f," +
 		" toFloat64(0.1) AS tenth, 'a\"\\n\\'' AS s, [toFloat64(0.5), toFloat64(2)] AS a, toDateTime('2026-03-10 12:34:56', 'UTC') AS t," +
 		" toStartOfHour(toDateTime('2026-03-10 12:34:56', 'UTC'), 'UTC') AS h, toNullable(toUInt8(1)) AS n1," +
-		" CAST(NULL AS Nullable(String)) AS n2, ['x', 'y'] AS strs, toFloat32(0.1) AS f32"
+		" CAST(NULL AS Nullable(String)) AS n2, ['x', 'y'] AS strs, toFloat32(0.1) AS f32, toDate('2026-03-10') AS d"
 	rows, err := ch.Conn.Query(ctx, sql)
 	require.NoError(t, err)
 	old, err := chcurrent.Collect(rows)
@@ -91,5 +91,5 @@ func TestCollectAndSessionAgree(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, old, cur2)
 	assert.Equal(t, [][]string{{"18446744073709551615", "-5", "402", "1e+20", "0.1", `"a\"\n'"`, "[0.5,2]", `"2026-03-10 12:34:56"`,
-		`"2026-03-10 12:00:00"`, "1", "null", `["x","y"]`, "0.1"}}, old.Rows)
+		`"2026-03-10 12:00:00"`, "1", "null", `["x","y"]`, "0.1", `"2026-03-10"`}}, old.Rows)
 }

@@ -22,7 +22,8 @@ type Column struct {
 
 // Result is one statement's answer. Each value is canonical JSON text, whichever engine
 // it came from (see Collect for the 18.16 server's rows): strings and times as JSON
-// strings (a DateTime as "2006-01-02 15:04:05" in its column's zone, UTC by default),
+// strings (a DateTime as "2006-01-02 15:04:05" in its column's zone, UTC by default, a
+// Date as "2006-01-02"),
 // integers in decimal, floats in Go's shortest form ("nan", "inf" and "-inf" as strings),
 // NULL as null, arrays as [a,b]. Two engines that agree give equal Results.
 type Result struct {
@@ -173,7 +174,7 @@ func Collect(rows driver.Rows) (Result, error) {
 		}
 		row := make([]string, len(types))
 		for i, p := range ptrs {
-			v, err := canonicalValue(reflect.ValueOf(p).Elem())
+			v, err := canonicalColumnValue(reflect.ValueOf(p).Elem(), types[i].DatabaseTypeName())
 			if err != nil {
 				return Result{}, fmt.Errorf("chcurrent: column %s: %w", types[i].Name(), err)
 			}
@@ -185,6 +186,16 @@ func Collect(rows driver.Rows) (Result, error) {
 		return Result{}, fmt.Errorf("chcurrent: rows: %w", err)
 	}
 	return out, nil
+}
+
+// canonicalColumnValue is canonicalValue for a value of a column of type typ: the driver
+// scans a Date into a time.Time, which prints as the day alone, as current ClickHouse
+// prints it.
+func canonicalColumnValue(v reflect.Value, typ string) (string, error) {
+	if b := baseType(typ); (b == "Date" || b == "Date32") && v.Type() == timeType {
+		return canonicalString(v.Interface().(time.Time).Format(time.DateOnly)), nil
+	}
+	return canonicalValue(v)
 }
 
 // canonicalValue puts one scanned Go value in canonical form.
