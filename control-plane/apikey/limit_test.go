@@ -16,6 +16,7 @@ import (
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/internal/testclock"
+	"github.com/steller/platform/internal/testenv"
 )
 
 func keyLimit(n int) func(*apikey.Config) { return func(c *apikey.Config) { c.KeyLimit = n } }
@@ -109,12 +110,7 @@ func TestTwoCreationsCannotBothTakeTheLastSlot(t *testing.T) {
 			results <- err
 		}()
 	}
-	require.Eventually(t, func() bool {
-		var waiting int
-		err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
-		return err == nil && waiting == racers
-	}, 10*time.Second, 5*time.Millisecond, "every creation waits behind the gate")
+	testenv.AwaitLockWaiters(t, e.pool, racers, "every creation waits behind the gate")
 	require.NoError(t, gate.Commit(ctx))
 
 	created := 0

@@ -14,6 +14,7 @@ import (
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/partner/partnertest"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // TestASuspensionIsNeverUndoneByAConcurrentKeyCreation interleaves the two
@@ -47,12 +48,7 @@ func TestASuspensionIsNeverUndoneByAConcurrentKeyCreation(t *testing.T) {
 	}()
 	// The creation is blocked once a backend of this database waits on a lock: the
 	// partner row (FOR SHARE) or, were the status read without one, the feed's lock.
-	require.Eventually(t, func() bool {
-		var waiting int
-		err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
-		return err == nil && waiting > 0
-	}, 10*time.Second, 5*time.Millisecond, "the key creation never waited for the suspension")
+	testenv.AwaitLockWaiters(t, e.pool, 1, "the key creation never waited for the suspension")
 	require.NoError(t, suspend.Commit(ctx))
 	select {
 	case err := <-created:

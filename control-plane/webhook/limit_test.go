@@ -15,6 +15,7 @@ import (
 	"github.com/steller/platform/control-plane/partner/partnertest"
 	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/control-plane/webhook"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // limitProblem is the part of a limit's problem document the tests check.
@@ -83,12 +84,7 @@ func TestTwoEndpointCreationsCannotBothTakeTheLastSlot(t *testing.T) {
 			results <- err
 		}()
 	}
-	require.Eventually(t, func() bool {
-		var waiting int
-		err := side.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
-		return err == nil && waiting == racers
-	}, 10*time.Second, 5*time.Millisecond, "every creation waits behind the gate")
+	testenv.AwaitLockWaiters(t, side, racers, "every creation waits behind the gate")
 	require.NoError(t, gate.Commit(ctx))
 
 	created := 0
