@@ -19,6 +19,7 @@ import (
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/explorer"
+	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/control-plane/quota"
@@ -143,6 +144,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	explorer.Register(a.Huma(), explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()})
+	progress, err := onboarding.New(onboarding.Config{Milestones: pool, Activity: logs, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	onboarding.Register(a.Huma(), onboarding.Deps{Service: progress, RBAC: a.Checker()})
 	cp.consoleEdge = c.ConsoleEdgeURL
 	orders, err := console.OrderLimiter(pool, quotaRate(c.ConsoleOrderLimit), nil)
 	if err != nil {
