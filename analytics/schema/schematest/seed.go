@@ -49,3 +49,39 @@ FROM (
     FROM numbers(%[2]d, %[3]d)
 )`, warehouse.QuoteIdentifier(database), offset, count, s.Partners, s.Start.UnixMilli(), s.stepMs())
 }
+
+// OrderSeed describes synthetic order events for benchmarks, generated on the server:
+// Orders orders of Partners partners spread evenly over [Start, Start+Span), each with an
+// order.created event and, an hour later, order.completed (one in ten order.failed); a
+// quarter live, three products, amounts of 5 to 500 USD in cents.
+type OrderSeed struct {
+	// Orders is the number of orders (two events each); Partners divides it.
+	Orders int
+	// Partners is the number of partners (ptr_0 …).
+	Partners int
+	// Start and Span bound the orders' creation times.
+	Start time.Time
+	Span  time.Duration
+}
+
+// OrderEventsSQL generates the events of orders numbers [offset, offset+count) into
+// database's order_events: order n is partner n % Partners's order number n / Partners.
+func (s OrderSeed) OrderEventsSQL(database string, offset, count int) string {
+	step := s.Span.Milliseconds() / int64(s.Orders/s.Partners)
+	return fmt.Sprintf(`INSERT INTO %s.order_events (ts, occurred_at_ms, event_id, type, order_id, partner_id, workspace_id,
+    environment, product_id, amount_cents, currency, failure_reason, order_created_at_ms, request_id, schema_version, ingested_at)
+SELECT toDateTime(intDiv(at, 1000)), at, concat('evt_', toString(number), '_', t), t, concat('ord_', toString(number)),
+    concat('ptr_', toString(number %% %[4]d)), concat('ws_', toString(number %% %[4]d)),
+    if(h %% 4 = 0, 'live', 'test'), arrayElement(['amazon-us-25', 'steam-50', 'apple-10'], toUInt8(h %% 3 + 1)),
+    toInt64(500 + h %% 49501), 'USD', if(t = 'order.failed', 'vendor_out_of_stock', ''), created,
+    concat('req_', toString(number)), toUInt8(1), now()
+FROM (
+    SELECT number, h, created, t, if(t = 'order.created', created, created + 3600000) AS at
+    FROM (
+        SELECT number, intHash32(number) AS h,
+            toInt64(%[5]d + intDiv(number, %[4]d) * %[6]d + intHash32(number + 1) %% %[6]d) AS created,
+            arrayJoin(['order.created', if(intHash32(number + 2) %% 10 = 0, 'order.failed', 'order.completed')]) AS t
+        FROM numbers(%[2]d, %[3]d)
+    )
+)`, warehouse.QuoteIdentifier(database), offset, count, s.Partners, s.Start.UnixMilli(), step)
+}
