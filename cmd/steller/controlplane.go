@@ -22,6 +22,7 @@ import (
 	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/control-plane/portal"
 	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
@@ -175,6 +176,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
+	site, err := portal.New(portal.Config{Version: version, EdgeURL: func() string { return cp.consoleEdge }, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	site.Register(a.Mux())
 	// Edge endpoints sit beside the API, outside its session middleware: edges present the
 	// edge token instead.
 	a.Mux().Handle(edgesync.MountPath, sync.Handler())

@@ -195,7 +195,7 @@ func printBanner(c config.Config, cp *controlPlane, gw *edgeGateway, in, vendor 
 Steller is running locally. Ctrl-C stops everything.
 
   Control plane   %[1]s   (health %[1]s/healthz; operations %[17]s/readyz, /metrics)
-  API docs        %[1]s/docs   (OpenAPI: partner API %[1]s/openapi/partner.json, control plane %[1]s/openapi.json)
+  Portal          %[1]s/   (guides %[1]s/docs, API reference %[1]s/docs/api; OpenAPI %[1]s/openapi/partner.json, %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
   Sandbox vendor  %[16]s   (the upstream of test keys; reach it through the gateway)
   Ingest          %[14]s/metrics   (request logs: Kafka to ClickHouse %[3]s, table %[15]s.request_logs)
