@@ -78,7 +78,7 @@ var operations = []operation{
 	},
 	{
 		id: "balance.get", method: http.MethodGet, path: "/v1/balance", serve: (*Vendor).getBalance,
-		summary:     "Get the balance",
+		summary: "Get the balance",
 		description: "What is left to spend. In the sandbox every partner starts with 100,000 cents of fake USD. " +
 			"The live vendor stand-in of local runs holds no money and answers `404 balance_not_available`.",
 		ok:       map[int]any{http.StatusOK: Balance{}},

@@ -26,9 +26,9 @@ var problems = map[string]struct {
 	status        int
 	title, detail string
 }{
-	codeMissingIdentity:  {http.StatusUnauthorized, "Identity missing", "The sandbox serves only requests forwarded by the Steller edge with a test key."},
-	codeNotSandbox:       {http.StatusForbidden, "Not a test key", "The sandbox vendor serves only test keys (X-Steller-Environment: test)."},
-	codeNotLive:          {http.StatusForbidden, "Not a live key", "The live vendor serves only live keys (X-Steller-Environment: live)."},
+	codeMissingIdentity: {http.StatusUnauthorized, "Identity missing", "The sandbox serves only requests forwarded by the Steller edge with a test key."},
+	codeNotSandbox:      {http.StatusForbidden, "Not a test key", "The sandbox vendor serves only test keys (X-Steller-Environment: test)."},
+	codeNotLive:         {http.StatusForbidden, "Not a live key", "The live vendor serves only live keys (X-Steller-Environment: live)."},
 	codeNoBalance: {http.StatusNotFound, "No balance", "The local live vendor stand-in holds no money, so it has no balance to show: live orders " +
 		"here are not paid from a balance. The production gift-card API answers from your funded account."},
 	codeNotFound:         {http.StatusNotFound, "Not found", "No such path."},
