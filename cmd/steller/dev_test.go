@@ -79,9 +79,16 @@ func devDataDir(t *testing.T) (dataDir, pgDir string) {
 }
 
 // startDev runs `steller dev` on its own data dir and ports (its servers' ports moved by
-// portOffset, so two tests' instances do not meet) and waits for its banner.
+// portOffset, so two tests' instances do not meet) and waits for its banner. When
+// STELLER_PORT_OFFSET is set, it replaces portOffset, so an engineer running one such test
+// at a time beside others' stacks can give it a free offset.
 func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 	t.Helper()
+	if v := os.Getenv("STELLER_PORT_OFFSET"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "STELLER_PORT_OFFSET")
+		portOffset = n
+	}
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", strconv.Itoa(portOffset),
 		"--control-plane-addr", "127.0.0.1:0", "--control-plane-ops-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms",
