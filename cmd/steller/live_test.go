@@ -17,6 +17,7 @@ import (
 
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/topic"
+	"github.com/steller/platform/analytics/warehouse"
 )
 
 // livePortOffset moves this test's steller dev servers clear of the other tests' ones.
@@ -92,7 +93,8 @@ func orderEventsOf(t *testing.T, brokers []string, orderID string, want int) []o
 // `steller dev`: an admin approves the partner for live, the partner creates a live key,
 // and with it, through the built-in gateway, reads the catalog and orders a card. The
 // order completes in the live vendor stand-in's tables (not the sandbox's) and its events
-// reach Kafka with environment live, as the production API must publish them. The live
+// reach Kafka with environment live, as the production API must publish them, and the
+// ingest stores them in ClickHouse's order_events as live. The live
 // stand-in has no magic values (42, the sandbox's vendor_timeout, completes) and no
 // balance, while the partner's test key still reaches the sandbox.
 func TestLiveOrdersGoThroughTheGatewayToTheLiveVendor(t *testing.T) {
@@ -249,6 +251,16 @@ func TestLiveOrdersGoThroughTheGatewayToTheLiveVendor(t *testing.T) {
 	}
 	assert.Contains(t, types, orderevent.TypeCreated)
 	assert.Contains(t, types, orderevent.TypeCompleted)
+
+	// The ingest stores them as live orders in ClickHouse, beside the sandbox's.
+	ch, err := warehouse.Open(ctx, warehouse.Config{Addr: run.clickhouse, User: "default"})
+	require.NoError(t, err)
+	defer ch.Close()
+	require.Eventually(t, func() bool {
+		var n uint64
+		err := ch.QueryRow(ctx, "SELECT uniqExact(event_id) FROM steller.order_events WHERE order_id = ? AND environment = 'live'", order.ID).Scan(&n)
+		return err == nil && n == 2
+	}, 30*time.Second, 200*time.Millisecond, "the live order's events never reached ClickHouse")
 
 	run.stop(t)
 }
