@@ -169,7 +169,7 @@ func expect(rows []row, partner string, since, until time.Time) (readinessquery.
 	}
 	if len(gaps) > 0 {
 		rt.MinGapMs = gaps[0]
-		rt.MedianGapMs = gaps[(len(gaps)-1)/2] // quantileExact(0.5): the lower middle
+		rt.MedianGapMs = gaps[len(gaps)/2] // quantileExact(0.5): the element at n/2 of the sorted values
 	}
 	return tr, rt
 }
