@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -333,4 +334,14 @@ func TestReadinessUnavailableIsUnknownNotAnError(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"idempotency_keys": "unknown", "webhook_endpoint": "fail", "ip_allowlist": "unknown",
 		"error_rate": "unknown", "retry_backoff": "unknown"}, verdicts)
+}
+
+// Every problem code of going live has its row in README.md's problem table.
+func TestEveryCodeIsInTheProblemTable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, code := range []string{liverequest.CodeAlreadyLive, liverequest.CodeRequestPending, liverequest.CodeAlreadyReviewed} {
+		assert.Contains(t, string(raw), "| `"+code+"` | 409 |", "README.md's problem table has no row for %s", code)
+	}
 }
