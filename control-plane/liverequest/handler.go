@@ -23,8 +23,8 @@ type Deps struct {
 // CreateLiveRequestBody is what a partner tells the admin who reviews its request.
 type CreateLiveRequestBody struct {
 	_                     struct{} `additionalProperties:"false"`
-	LegalName             string   `json:"legal_name" minLength:"2" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f]+$" doc:"The business's registered legal name."`
-	Website               string   `json:"website" minLength:"1" maxLength:"2048" doc:"The business's website, an http or https URL."`
+	LegalName             string   `json:"legal_name" minLength:"2" maxLength:"200" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]*$" patternDescription:"text without control characters" doc:"The business's registered legal name."`
+	Website               string   `json:"website" minLength:"8" maxLength:"2048" pattern:"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@ ]+([/?][^# ]*)?$" patternDescription:"an absolute http(s) URL without credentials or fragment" doc:"The business's website."`
 	Country               string   `json:"country" pattern:"^[A-Z]{2}$" doc:"Country of registration, ISO 3166-1 alpha-2 (e.g. US, DE)."`
 	ExpectedMonthlyVolume int64    `json:"expected_monthly_volume_cents" minimum:"100" maximum:"100000000000000" doc:"Expected live order volume per month, in US cents (at least 100)."`
 	UseCase               string   `json:"use_case" minLength:"20" maxLength:"2000" doc:"What the business sells gift cards for, to whom, and how (at least 20 characters)."`
@@ -33,7 +33,7 @@ type CreateLiveRequestBody struct {
 // RejectLiveRequestBody says why a request is rejected.
 type RejectLiveRequestBody struct {
 	_      struct{} `additionalProperties:"false"`
-	Reason string   `json:"reason" minLength:"1" maxLength:"1000" doc:"Why; the partner sees it."`
+	Reason string   `json:"reason" minLength:"1" maxLength:"1000" pattern:"\\S" patternDescription:"text with at least one non-space character" doc:"Why; the partner sees it."`
 }
 
 // LiveRequestList is one page of live requests.

@@ -98,14 +98,12 @@ type Details struct {
 	UseCase               string
 }
 
-// validate checks what the schema cannot say: the website is an http(s) URL with a host.
+// validate repeats the schema's website rule for callers that are not the API (the
+// portal): an http or https URL with a host and no credentials.
 func (d Details) validate() error {
 	u, err := url.Parse(d.Website)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return fault.Invalid("body.website", "website must be an http or https URL with a host, such as https://example.com", d.Website)
-	}
-	if strings.TrimSpace(d.LegalName) != d.LegalName {
-		return fault.Invalid("body.legal_name", "legal_name must not start or end with spaces", d.LegalName)
 	}
 	return nil
 }

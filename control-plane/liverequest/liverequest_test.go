@@ -227,8 +227,8 @@ func TestBadInputNamesTheFieldAndChangesNothing(t *testing.T) {
 		field string
 		value any
 	}{
-		{"legal_name", ""}, {"legal_name", "A"}, {"legal_name", "Acme\nGifts"}, {"legal_name", " Acme"},
-		{"website", "acme.example"}, {"website", "ftp://acme.example"}, {"website", "https://"}, {"website", "https://u:p@acme.example"},
+		{"legal_name", ""}, {"legal_name", "A"}, {"legal_name", "Acme\nGifts"}, {"legal_name", "Acme\u0085"},
+		{"website", "acme.example"}, {"website", "ftp://acme.example"}, {"website", "https://"}, {"website", "https://u:p@acme.example"}, {"website", "https://acme.example/#x"},
 		{"country", "de"}, {"country", "DEU"}, {"country", ""},
 		{"expected_monthly_volume_cents", 0}, {"expected_monthly_volume_cents", -5}, {"expected_monthly_volume_cents", "lots"},
 		{"use_case", "short"}, {"use_case", strings.Repeat("x", 2001)},
