@@ -107,7 +107,7 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, err
 			}
-			return &listOutput{Body: LiveRequestList{Requests: pg.Requests, NextCursor: pg.NextCursor}}, nil
+			return &listOutput{Body: LiveRequestList(pg)}, nil
 		})
 
 	admin := []string{"Admin"}
@@ -121,7 +121,7 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, err
 			}
-			return &listOutput{Body: LiveRequestList{Requests: pg.Requests, NextCursor: pg.NextCursor}}, nil
+			return &listOutput{Body: LiveRequestList(pg)}, nil
 		})
 	huma.Register(api, huma.Operation{OperationID: "admin-get-live-request", Method: http.MethodGet, Path: "/v1/admin/live-requests/{requestId}",
 		Tags: admin, Summary: "A live request with its readiness report"},

@@ -68,7 +68,14 @@ type Report struct {
 	Checks  []Check `json:"checks"`
 }
 
-func checkDoc(name string) string { return "/docs/going-live#" + name }
+// checkDoc is the guide of a check: the portal's idempotency guide, and the going-live
+// guide's section of each other check (the onboarding's live steps link the same guide).
+func checkDoc(name string) string {
+	if name == CheckIdempotency {
+		return "/docs/idempotency"
+	}
+	return "/docs/going-live#" + name
+}
 
 const webhookSQL = `SELECT
   (SELECT count(*) FROM webhook_endpoints WHERE partner_id = $1 AND environment = 'test' AND enabled AND deleted_at IS NULL),

@@ -135,7 +135,11 @@ func TestReadinessReportFromSeededTraffic(t *testing.T) {
 		c := got[name]
 		assert.Equal(t, w.verdict, c.Verdict, "%s: %s", name, c.Detail)
 		assert.InDeltaMapValues(t, w.figures, c.Figures, 1e-9, name)
-		assert.Equal(t, "/docs/going-live#"+name, c.Doc)
+		if name == "idempotency_keys" {
+			assert.Equal(t, "/docs/idempotency", c.Doc)
+		} else {
+			assert.Equal(t, "/docs/going-live#"+name, c.Doc)
+		}
 	}
 	assert.Equal(t, "fail", rep.Verdict)
 	assert.Equal(t, now.Add(-7*24*time.Hour).Truncate(time.Second), rep.WindowStart.Truncate(time.Second))
