@@ -206,8 +206,18 @@ func (s *Service) Get(ctx context.Context, id string) (Request, error) {
 // when any of them fails.
 func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Request, error) {
 	return s.review(ctx, p, id, StatusApproved, "", func(tx pgx.Tx, r Request) error {
-		if _, err := s.cfg.Partners.ApproveLiveTx(ctx, tx, p, r.PartnerID, map[string]any{"live_request_id": r.ID}); err != nil {
-			return err
+		// A partner approved meanwhile through POST /v1/admin/partners/{id}/approve-live is
+		// not approved again: the request only records the outcome, so it does not stay
+		// open for ever.
+		var status string
+		var approved *time.Time
+		if err := tx.QueryRow(ctx, lockPartnerSQL, r.PartnerID).Scan(&status, &approved); err != nil {
+			return interpretError(err)
+		}
+		if approved == nil {
+			if _, err := s.cfg.Partners.ApproveLiveTx(ctx, tx, p, r.PartnerID, map[string]any{"live_request_id": r.ID}); err != nil {
+				return err
+			}
 		}
 		_, err := milestone.Record(ctx, tx, s.cfg.Jobs, milestone.Reached{PartnerID: r.PartnerID, Milestone: milestone.LiveApproved,
 			At: s.cfg.Clock().UTC(), EventID: r.ID, Source: milestone.FromControlPlane})

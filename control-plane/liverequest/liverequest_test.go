@@ -345,3 +345,26 @@ func TestEveryCodeIsInTheProblemTable(t *testing.T) {
 		assert.Contains(t, string(raw), "| `"+code+"` | 409 |", "README.md's problem table has no row for %s", code)
 	}
 }
+
+// A partner approved through the partner approve-live step while its request was open:
+// approving the request records the outcome without a second approval, and the partner
+// may create live keys.
+func TestApproveAfterDirectApprovalClosesTheRequest(t *testing.T) {
+	t.Parallel()
+	e := setup(t, fakeTraffic{})
+	p := e.Signup("Hale Gifts")
+	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
+	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
+	id := decode[liverequest.Request](t, res.Body).ID
+	res = e.Do(http.MethodPost, "/v1/admin/partners/"+p.PartnerID+"/approve-live", e.admin, nil)
+	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
+	res = e.Do(http.MethodPost, "/v1/admin/live-requests/"+id+"/approve", e.admin, nil)
+	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
+	assert.Equal(t, liverequest.StatusApproved, decode[liverequest.Request](t, res.Body).Status)
+	var approvals int
+	require.NoError(t, e.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM audit_log WHERE partner_id = $1 AND action = 'partner.live_approved'`, p.PartnerID).Scan(&approvals))
+	assert.Equal(t, 1, approvals, "approved once")
+	assert.Equal(t, id, e.milestones(t, p.PartnerID)["live_approved"])
+	assert.Equal(t, http.StatusCreated, liveKey(e, p.Token).Status)
+}
