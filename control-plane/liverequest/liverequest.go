@@ -41,6 +41,9 @@ const (
 	CodeRequestPending = "live_request_pending"
 	// CodeAlreadyReviewed: the live request was already approved or rejected (409).
 	CodeAlreadyReviewed = "live_request_reviewed"
+	// CodePartnerSuspended: a suspended partner asked for live access (403; the edge's
+	// code for the same state).
+	CodePartnerSuspended = "partner_suspended"
 )
 
 // Config holds the Service's dependencies.
@@ -124,6 +127,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, d Details) (Requ
 		var approved *time.Time
 		if err := tx.QueryRow(ctx, lockPartnerSQL, p.PartnerID).Scan(&status, &approved); err != nil {
 			return interpretError(err)
+		}
+		if status == partner.StatusSuspended {
+			return fault.Coded(fault.ErrForbidden, CodePartnerSuspended, "your account is suspended: contact Steller before asking for live access")
 		}
 		if approved != nil {
 			return fault.Coded(fault.ErrConflict, CodeAlreadyLive, "your account is already approved for live: create a live key at /v1/keys")

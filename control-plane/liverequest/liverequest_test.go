@@ -368,3 +368,17 @@ func TestApproveAfterDirectApprovalClosesTheRequest(t *testing.T) {
 	assert.Equal(t, id, e.milestones(t, p.PartnerID)["live_approved"])
 	assert.Equal(t, http.StatusCreated, liveKey(e, p.Token).Status)
 }
+
+// A suspended partner cannot ask for live access.
+func TestSuspendedPartnerCannotAsk(t *testing.T) {
+	t.Parallel()
+	e := setup(t, fakeTraffic{})
+	p := e.Signup("Iris Cards")
+	res := e.Do(http.MethodPost, "/v1/admin/partners/"+p.PartnerID+"/suspend", e.admin, map[string]any{"reason": "fraud review"})
+	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
+	before := e.state(t)
+	res = e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
+	require.Equal(t, http.StatusForbidden, res.Status, string(res.Body))
+	assert.Equal(t, liverequest.CodePartnerSuspended, res.JSON(t)["code"])
+	assert.Equal(t, before, e.state(t))
+}
