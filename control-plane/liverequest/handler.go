@@ -38,13 +38,13 @@ type RejectLiveRequestBody struct {
 
 // LiveRequestList is one page of live requests.
 type LiveRequestList struct {
-	Requests   []Request `json:"requests"`
+	Requests   []LiveRequest `json:"requests"`
 	NextCursor string    `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // ReviewedLiveRequest is a live request as admins see it: with its readiness report.
 type ReviewedLiveRequest struct {
-	Request
+	LiveRequest
 	Readiness Report `json:"readiness" doc:"The go-live readiness report, computed now from the partner's sandbox traffic."`
 }
 
@@ -67,7 +67,7 @@ type (
 		ID   string `path:"requestId" maxLength:"64" pattern:"^[^\\x00-\\x1f\\x7f-\\x9f]+$"`
 		Body RejectLiveRequestBody
 	}
-	requestOutput struct{ Body Request }
+	requestOutput struct{ Body LiveRequest }
 	listOutput    struct{ Body LiveRequestList }
 	reviewOutput  struct{ Body ReviewedLiveRequest }
 )
@@ -137,7 +137,7 @@ func Register(api huma.API, d Deps) {
 			if err != nil {
 				return nil, err
 			}
-			return &reviewOutput{Body: ReviewedLiveRequest{Request: r, Readiness: rep}}, nil
+			return &reviewOutput{Body: ReviewedLiveRequest{LiveRequest: r, Readiness: rep}}, nil
 		})
 	huma.Register(api, huma.Operation{OperationID: "admin-approve-live-request", Method: http.MethodPost,
 		Path: "/v1/admin/live-requests/{requestId}/approve", Tags: admin, Summary: "Approve a live request",

@@ -113,15 +113,15 @@ func (d Details) validate() error {
 
 // Create records p's request for live access and the live_requested milestone in one
 // transaction. A partner already live, or with an open request, gets a conflict.
-func (s *Service) Create(ctx context.Context, p auth.Principal, d Details) (Request, error) {
+func (s *Service) Create(ctx context.Context, p auth.Principal, d Details) (LiveRequest, error) {
 	if p.PartnerID == "" {
-		return Request{}, fault.New(fault.ErrForbidden, "live requests belong to a partner: sign in as its owner")
+		return LiveRequest{}, fault.New(fault.ErrForbidden, "live requests belong to a partner: sign in as its owner")
 	}
 	if err := d.validate(); err != nil {
-		return Request{}, err
+		return LiveRequest{}, err
 	}
 	now := s.cfg.Clock().UTC()
-	var out Request
+	var out LiveRequest
 	err := pgx.BeginTxFunc(ctx, s.cfg.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var status string
 		var approved *time.Time
@@ -168,7 +168,7 @@ type Filter struct {
 
 // Page is one page of live requests, newest first.
 type Page struct {
-	Requests   []Request
+	Requests   []LiveRequest
 	NextCursor string
 }
 
@@ -202,7 +202,7 @@ func (s *Service) List(ctx context.Context, f Filter, cur string, limit int) (Pa
 }
 
 // Get returns one live request.
-func (s *Service) Get(ctx context.Context, id string) (Request, error) {
+func (s *Service) Get(ctx context.Context, id string) (LiveRequest, error) {
 	return queryOne(ctx, s.cfg.Pool, getSQL, id)
 }
 
@@ -210,8 +210,8 @@ func (s *Service) Get(ctx context.Context, id string) (Request, error) {
 // (partner.ApproveLiveTx: live_approved_at, its edge change and audit entry), the
 // request's outcome, its own audit entry and the live_approved milestone. Nothing changes
 // when any of them fails.
-func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Request, error) {
-	return s.review(ctx, p, id, StatusApproved, "", func(tx pgx.Tx, r Request) error {
+func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (LiveRequest, error) {
+	return s.review(ctx, p, id, StatusApproved, "", func(tx pgx.Tx, r LiveRequest) error {
 		// A partner approved meanwhile through POST /v1/admin/partners/{id}/approve-live is
 		// not approved again: the request only records the outcome, so it does not stay
 		// open for ever.
@@ -232,18 +232,18 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Req
 }
 
 // Reject rejects an open request with the reason the partner sees.
-func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (Request, error) {
+func (s *Service) Reject(ctx context.Context, p auth.Principal, id, reason string) (LiveRequest, error) {
 	if strings.TrimSpace(reason) == "" {
-		return Request{}, fault.Invalid("body.reason", "reason is required: the partner sees it", reason)
+		return LiveRequest{}, fault.Invalid("body.reason", "reason is required: the partner sees it", reason)
 	}
-	return s.review(ctx, p, id, StatusRejected, reason, func(pgx.Tx, Request) error { return nil })
+	return s.review(ctx, p, id, StatusRejected, reason, func(pgx.Tx, LiveRequest) error { return nil })
 }
 
 // review locks an open request, runs then, records the outcome and audits it, in one
 // transaction.
-func (s *Service) review(ctx context.Context, p auth.Principal, id, status, reason string, then func(pgx.Tx, Request) error) (Request, error) {
+func (s *Service) review(ctx context.Context, p auth.Principal, id, status, reason string, then func(pgx.Tx, LiveRequest) error) (LiveRequest, error) {
 	now := s.cfg.Clock().UTC()
-	var out Request
+	var out LiveRequest
 	err := pgx.BeginTxFunc(ctx, s.cfg.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		r, err := queryOne(ctx, tx, lockSQL, id)
 		if err != nil {
@@ -267,7 +267,7 @@ func (s *Service) review(ctx context.Context, p auth.Principal, id, status, reas
 		return audit.Record(ctx, tx, entry)
 	})
 	if err != nil {
-		return Request{}, err
+		return LiveRequest{}, err
 	}
 	s.cfg.Logger.Info("live request reviewed", "live_request_id", id, "partner_id", out.PartnerID, "status", status, "by", p.ID)
 	return out, nil

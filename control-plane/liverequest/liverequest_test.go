@@ -107,7 +107,7 @@ func TestRequestApproveThenLiveKeys(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, liveKey(e, p.Token).Status, "not live yet")
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	created := decode[liverequest.Request](t, res.Body)
+	created := decode[liverequest.LiveRequest](t, res.Body)
 	assert.Equal(t, liverequest.StatusPending, created.Status)
 	assert.Equal(t, p.PartnerID, created.PartnerID)
 	assert.Equal(t, "DE", created.Country)
@@ -144,7 +144,7 @@ func TestRequestApproveThenLiveKeys(t *testing.T) {
 
 	res = e.Do(http.MethodPost, "/v1/admin/live-requests/"+created.ID+"/approve", e.admin, nil)
 	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
-	assert.Equal(t, liverequest.StatusApproved, decode[liverequest.Request](t, res.Body).Status)
+	assert.Equal(t, liverequest.StatusApproved, decode[liverequest.LiveRequest](t, res.Body).Status)
 	ms := e.milestones(t, p.PartnerID)
 	assert.Equal(t, created.ID, ms["live_approved"])
 	var actions []string
@@ -185,7 +185,7 @@ func TestRejectShowsTheReasonAndAllowsANewRequest(t *testing.T) {
 	p := e.Signup("Bolt Rewards")
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	id := decode[liverequest.Request](t, res.Body).ID
+	id := decode[liverequest.LiveRequest](t, res.Body).ID
 
 	before := e.state(t)
 	for _, body := range []any{map[string]any{}, map[string]any{"reason": ""}, map[string]any{"reason": "   "}} {
@@ -277,7 +277,7 @@ func TestRoles(t *testing.T) {
 	}
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	id := decode[liverequest.Request](t, res.Body).ID
+	id := decode[liverequest.LiveRequest](t, res.Body).ID
 	for _, tok := range []string{p.Token, dev.Token, fin.Token} {
 		for _, path := range []string{"/v1/admin/live-requests", "/v1/admin/live-requests/" + id} {
 			assert.Equal(t, http.StatusForbidden, e.Do(http.MethodGet, path, tok, nil).Status, path)
@@ -301,7 +301,7 @@ func TestAdminListPaginates(t *testing.T) {
 		e.Clock.Advance(time.Second)
 		res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 		require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-		want = append([]string{decode[liverequest.Request](t, res.Body).ID}, want...)
+		want = append([]string{decode[liverequest.LiveRequest](t, res.Body).ID}, want...)
 	}
 	var got []string
 	cursor := ""
@@ -325,7 +325,7 @@ func TestReadinessUnavailableIsUnknownNotAnError(t *testing.T) {
 	p := e.Signup("Fern Gifts")
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	res = e.Do(http.MethodGet, "/v1/admin/live-requests/"+decode[liverequest.Request](t, res.Body).ID, e.admin, nil)
+	res = e.Do(http.MethodGet, "/v1/admin/live-requests/"+decode[liverequest.LiveRequest](t, res.Body).ID, e.admin, nil)
 	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
 	rep := decode[liverequest.ReviewedLiveRequest](t, res.Body).Readiness
 	verdicts := map[string]string{}
@@ -355,12 +355,12 @@ func TestApproveAfterDirectApprovalClosesTheRequest(t *testing.T) {
 	p := e.Signup("Hale Gifts")
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	id := decode[liverequest.Request](t, res.Body).ID
+	id := decode[liverequest.LiveRequest](t, res.Body).ID
 	res = e.Do(http.MethodPost, "/v1/admin/partners/"+p.PartnerID+"/approve-live", e.admin, nil)
 	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
 	res = e.Do(http.MethodPost, "/v1/admin/live-requests/"+id+"/approve", e.admin, nil)
 	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
-	assert.Equal(t, liverequest.StatusApproved, decode[liverequest.Request](t, res.Body).Status)
+	assert.Equal(t, liverequest.StatusApproved, decode[liverequest.LiveRequest](t, res.Body).Status)
 	var approvals int
 	require.NoError(t, e.Pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM audit_log WHERE partner_id = $1 AND action = 'partner.live_approved'`, p.PartnerID).Scan(&approvals))

@@ -107,7 +107,7 @@ func TestReadinessReportFromSeededTraffic(t *testing.T) {
 
 	res := e.Do(http.MethodPost, "/v1/live-requests", p.Token, validRequest())
 	require.Equal(t, http.StatusCreated, res.Status, string(res.Body))
-	res = e.Do(http.MethodGet, "/v1/admin/live-requests/"+decode[liverequest.Request](t, res.Body).ID, e.admin, nil)
+	res = e.Do(http.MethodGet, "/v1/admin/live-requests/"+decode[liverequest.LiveRequest](t, res.Body).ID, e.admin, nil)
 	require.Equal(t, http.StatusOK, res.Status, string(res.Body))
 	rep := decode[liverequest.ReviewedLiveRequest](t, res.Body).Readiness
 	require.Len(t, rep.Checks, 5)

@@ -9,8 +9,8 @@ import (
 	"github.com/steller/platform/control-plane/pgdb"
 )
 
-// Request is one live request with its review outcome.
-type Request struct {
+// LiveRequest is one live request with its review outcome.
+type LiveRequest struct {
 	ID                    string     `json:"id" db:"id"`
 	PartnerID             string     `json:"partner_id" db:"partner_id"`
 	RequestedBy           string     `json:"requested_by" db:"requested_by" doc:"The owner who asked."`
@@ -53,21 +53,21 @@ ORDER BY created_at DESC, id DESC LIMIT $5`
 WHERE id = $1 RETURNING ` + columns
 )
 
-func queryRequests(ctx context.Context, q pgdb.DB, sql string, args ...any) ([]Request, error) {
+func queryRequests(ctx context.Context, q pgdb.DB, sql string, args ...any) ([]LiveRequest, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[Request])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByName[LiveRequest])
 	return out, interpretError(err)
 }
 
-func queryOne(ctx context.Context, q pgdb.DB, sql string, args ...any) (Request, error) {
+func queryOne(ctx context.Context, q pgdb.DB, sql string, args ...any) (LiveRequest, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
-		return Request{}, interpretError(err)
+		return LiveRequest{}, interpretError(err)
 	}
-	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Request])
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[LiveRequest])
 	return r, interpretError(err)
 }
 
