@@ -18,7 +18,7 @@ func TestInsertSQLNamesEveryColumn(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "INSERT INTO `steller`.request_logs (ts, timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id,"+
 		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
-		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)", insertSQL("steller", "request_logs", requestColumns))
+		" user_agent, request_bytes, response_bytes, decision, denial_code, idempotency_key_hash, schema_version, ingested_at)", insertSQL("steller", "request_logs", requestColumns))
 	assert.True(t, strings.HasPrefix(insertSQL("a`b", "request_logs", requestColumns), "INSERT INTO `a\\`b`.request_logs ("))
 }
 
@@ -91,6 +91,26 @@ func TestDecodeClientRequestID(t *testing.T) {
 	}
 }
 
+// idempotency_key_hash is optional data like client_request_id: kept in the edge's form
+// (16 lower-case hex digits), dropped (never the event) otherwise.
+func TestDecodeIdempotencyKeyHash(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	v := validator{now: func() time.Time { return now }, maxAge: 24 * time.Hour, maxAhead: time.Minute}
+	for value, want := range map[string]string{
+		``:                             "",
+		`,"idempotency_key_hash":null`: "",
+		`,"idempotency_key_hash":"0123456789abcdef"`: "0123456789abcdef",
+		`,"idempotency_key_hash":"0123456789ABCDEF"`: "",
+		`,"idempotency_key_hash":"0123456789abcde"`:  "",
+		`,"idempotency_key_hash":"order-42"`:         "",
+	} {
+		e, why := v.decode([]byte(`{"schema_version":1,"request_id":"req_1","timestamp_ms":` + itoa(now.UnixMilli()) + `,"status":200` + value + `}`))
+		require.Nil(t, why, value)
+		assert.Equal(t, want, e.IdempotencyKeyHash, value)
+	}
+}
+
 func TestBatchTracksRowsAndHighestOffsets(t *testing.T) {
 	t.Parallel()
 	rows := &requestRows{}
@@ -149,7 +169,8 @@ func TestParseAgreesWithEncodingJSON(t *testing.T) {
 		{SchemaVersion: 1, RequestID: "req_\"q\"\\", ClientRequestID: "cli:1.a_b-c", TimestampMs: 1_764_090_000_123, PartnerID: "ptr_ünï", WorkspaceID: "ws\n1",
 			KeyID: "key_1", Environment: "live", Method: "DELETE", Path: "/v1/orders/<a&b>", Route: "orders.get", Status: 404,
 			LatencyTotalUs: 9_000_000_000, LatencyUpstreamUs: 1, LatencyEdgeUs: 2, ClientIP: "2001:db8::1",
-			UserAgent: "Mozilla/5.0 \u2028 \t 🚀", RequestBytes: 1 << 40, ResponseBytes: 3, Decision: "deny", DenialCode: "ip_not_allowed"},
+			UserAgent: "Mozilla/5.0 \u2028 \t 🚀", RequestBytes: 1 << 40, ResponseBytes: 3, Decision: "deny", DenialCode: "ip_not_allowed",
+			IdempotencyKeyHash: "0123456789abcdef"},
 		{SchemaVersion: -3, Status: -1, LatencyTotalUs: -9_223_372_036_854_775_808},
 	} {
 		raw, err := json.Marshal(e)

@@ -81,6 +81,10 @@ func (v *validator) decode(value []byte) (requestlog.Event, *rejection) {
 		// Data, not identity: a producer that did not validate it loses only this field.
 		e.ClientRequestID = ""
 	}
+	if e.IdempotencyKeyHash != "" && !validKeyHash(e.IdempotencyKeyHash) {
+		// Data too: a malformed hash links nothing, so only the field is dropped.
+		e.IdempotencyKeyHash = ""
+	}
 	if e.Status < 100 || e.Status > 999 {
 		return e, &rejection{ReasonInvalidField, fmt.Sprintf("status %d", e.Status)}
 	}
@@ -116,7 +120,7 @@ func (v *validator) parse(value []byte) (requestlog.Event, error) {
 				fieldErr = fmt.Errorf("%s: %w", key, err)
 				return
 			}
-			if string(key) == "request_id" || string(key) == "client_request_id" {
+			if string(key) == "request_id" || string(key) == "client_request_id" || string(key) == "idempotency_key_hash" {
 				*dst = string(b) // (nearly) unique per event: interning would only fill the table
 			} else {
 				*dst = v.intern(b)
@@ -154,6 +158,8 @@ func stringField(e *requestlog.Event, key []byte) *string {
 		return &e.RequestID
 	case "client_request_id":
 		return &e.ClientRequestID
+	case "idempotency_key_hash":
+		return &e.IdempotencyKeyHash
 	case "partner_id":
 		return &e.PartnerID
 	case "workspace_id":
@@ -196,4 +202,18 @@ func intField(e *requestlog.Event, key []byte) *int64 {
 		return &e.ResponseBytes
 	}
 	return nil
+}
+
+// validKeyHash reports whether h has the edge's Idempotency-Key hash form: 16 lower-case
+// hex digits (edge.IdempotencyKeyHash).
+func validKeyHash(h string) bool {
+	if len(h) != 16 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

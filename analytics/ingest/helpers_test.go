@@ -78,6 +78,7 @@ func events(prefix string, n int, now time.Time) []requestlog.Event {
 			LatencyTotalUs: int64(1000 + i%5000), LatencyUpstreamUs: int64(900 + i%4000), LatencyEdgeUs: 100,
 			ClientIP: "2001:db8::1", UserAgent: "steller-test/1", RequestBytes: int64(i % 300),
 			ResponseBytes: int64(i % 900), Decision: decision, DenialCode: denial,
+			IdempotencyKeyHash: keyHash(i),
 		}
 	}
 	return out
@@ -241,4 +242,13 @@ func metric(t testing.TB, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// keyHash gives every third event an Idempotency-Key hash, shared by pairs of events the
+// way a retry shares its original's key.
+func keyHash(i int) string {
+	if i%3 != 0 {
+		return ""
+	}
+	return fmt.Sprintf("%016x", i/2)
 }

@@ -74,7 +74,7 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 	}
 	rows, err := e.ch.Conn.Query(context.Background(), "SELECT ts, timestamp_ms, request_id, client_request_id, partner_id, workspace_id, key_id,"+
 		" environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,"+
-		" user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at FROM `"+e.ch.Database+"`.request_logs")
+		" user_agent, request_bytes, response_bytes, decision, denial_code, idempotency_key_hash, schema_version, ingested_at FROM `"+e.ch.Database+"`.request_logs")
 	require.NoError(t, err)
 	defer rows.Close()
 	seen := 0
@@ -84,12 +84,12 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 			tsMs, latTotal, latUp, latEdge, reqB, respB uint64
 			id, client, partner, ws, key, env, method   string
 			path, route                                 string
-			ip, ua, decision, denial                    string
+			ip, ua, decision, denial, keyHash           string
 			status                                      uint16
 			version                                     uint8
 		)
 		require.NoError(t, rows.Scan(&ts, &tsMs, &id, &client, &partner, &ws, &key, &env, &method, &path, &route, &status,
-			&latTotal, &latUp, &latEdge, &ip, &ua, &reqB, &respB, &decision, &denial, &version, &ingestedAt))
+			&latTotal, &latUp, &latEdge, &ip, &ua, &reqB, &respB, &decision, &denial, &keyHash, &version, &ingestedAt))
 		w, ok := want[id]
 		require.True(t, ok, id)
 		got := requestlog.Event{
@@ -97,6 +97,7 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 			KeyID: key, Environment: env, Method: method, Path: path, Route: route, Status: int(status),
 			LatencyTotalUs: int64(latTotal), LatencyUpstreamUs: int64(latUp), LatencyEdgeUs: int64(latEdge),
 			ClientIP: ip, UserAgent: ua, RequestBytes: int64(reqB), ResponseBytes: int64(respB), Decision: decision, DenialCode: denial,
+			IdempotencyKeyHash: keyHash,
 		}
 		require.Equal(t, w, got)
 		require.Equal(t, w.TimestampMs/1000, ts.Unix(), "ts is the event's second")

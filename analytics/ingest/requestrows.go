@@ -14,7 +14,7 @@ var requestColumns = []string{
 	"ts", "timestamp_ms", "request_id", "client_request_id", "partner_id", "workspace_id", "key_id", "environment",
 	"method", "path", "route", "status", "latency_total_us", "latency_upstream_us",
 	"latency_edge_us", "client_ip", "user_agent", "request_bytes", "response_bytes",
-	"decision", "denial_code", "schema_version", "ingested_at",
+	"decision", "denial_code", "idempotency_key_hash", "schema_version", "ingested_at",
 }
 
 // requestRows are a batch's request_logs rows, column by column.
@@ -28,7 +28,7 @@ type requestRows struct {
 	latencyTotal, latencyUpstream, latencyEdge         []uint64
 	clientIP, userAgent                                []string
 	requestBytes, responseBytes                        []uint64
-	decision, denialCode                               []string
+	decision, denialCode, idempotencyKeyHash           []string
 	schemaVersion                                      []uint8
 	ingestedAt                                         []time.Time
 }
@@ -44,7 +44,7 @@ func (r *requestRows) reset() {
 	r.latencyTotal, r.latencyUpstream, r.latencyEdge = r.latencyTotal[:0], r.latencyUpstream[:0], r.latencyEdge[:0]
 	r.clientIP, r.userAgent = r.clientIP[:0], r.userAgent[:0]
 	r.requestBytes, r.responseBytes = r.requestBytes[:0], r.responseBytes[:0]
-	r.decision, r.denialCode = r.decision[:0], r.denialCode[:0]
+	r.decision, r.denialCode, r.idempotencyKeyHash = r.decision[:0], r.denialCode[:0], r.idempotencyKeyHash[:0]
 	r.schemaVersion, r.ingestedAt = r.schemaVersion[:0], r.ingestedAt[:0]
 }
 
@@ -71,6 +71,7 @@ func (r *requestRows) add(e *requestlog.Event) {
 	r.responseBytes = append(r.responseBytes, uint64(e.ResponseBytes))
 	r.decision = append(r.decision, e.Decision)
 	r.denialCode = append(r.denialCode, e.DenialCode)
+	r.idempotencyKeyHash = append(r.idempotencyKeyHash, e.IdempotencyKeyHash)
 	r.schemaVersion = append(r.schemaVersion, uint8(e.SchemaVersion))
 }
 
@@ -80,7 +81,7 @@ func (r *requestRows) appendTo(cb driver.Batch, ingestedAt time.Time) error {
 		r.ts, r.timestampMs, r.requestID, r.clientRequestID, r.partnerID, r.workspaceID, r.keyID, r.environment,
 		r.method, r.path, r.route, r.status, r.latencyTotal, r.latencyUpstream,
 		r.latencyEdge, r.clientIP, r.userAgent, r.requestBytes, r.responseBytes,
-		r.decision, r.denialCode, r.schemaVersion, r.ingestedAt,
+		r.decision, r.denialCode, r.idempotencyKeyHash, r.schemaVersion, r.ingestedAt,
 	})
 }
 

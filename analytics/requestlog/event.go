@@ -31,6 +31,12 @@ type Event struct {
 	// means the client sent none); it is data, never identity: consumers must not
 	// deduplicate on it.
 	ClientRequestID string `json:"client_request_id,omitempty"`
+	// IdempotencyKeyHash is the first 16 hex digits (64 bits) of the SHA-256 of the
+	// request's Idempotency-Key header when it had one of 1 to 255 bytes, else empty. Added
+	// to schema version 1 as an optional field (absent means no key). Two requests of one
+	// partner with the same hash carried the same key, so a retry links to its original
+	// without the key itself ever being stored; it is data, never identity.
+	IdempotencyKeyHash string `json:"idempotency_key_hash,omitempty"`
 	// TimestampMs is when the edge received the request, in Unix milliseconds (UTC).
 	TimestampMs int64 `json:"timestamp_ms"`
 	// PartnerID is the partner that owns the key.

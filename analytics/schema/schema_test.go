@@ -18,7 +18,7 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 	t.Parallel()
 	migrations, err := schema.Migrations()
 	require.NoError(t, err)
-	require.Len(t, migrations, 6)
+	require.Len(t, migrations, 7)
 
 	cases := []struct {
 		version  uint32
@@ -43,6 +43,9 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 		{6, "0006_order_rollup_1d.sql", []string{
 			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_rollup_1d (\n    day Date,",
 			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_rollup_1d_mv\nTO `we\\`ird`.order_rollup_1d\nAS SELECT",
+		}},
+		{7, "0007_idempotency_key_hash.sql", []string{
+			"ALTER TABLE `we\\`ird`.request_logs ADD COLUMN idempotency_key_hash String DEFAULT '' AFTER denial_code",
 		}},
 	}
 	for i, tc := range cases {
@@ -69,10 +72,10 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 
 	versions, err := schema.AppliedVersions(ctx, ch.Conn, ch.Database)
 	require.NoError(t, err)
-	assert.Equal(t, []uint32{1, 2, 3, 4, 5, 6}, versions)
+	assert.Equal(t, []uint32{1, 2, 3, 4, 5, 6, 7}, versions)
 	var records uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+ch.Database+"`.schema_migrations").Scan(&records))
-	assert.Equal(t, uint64(6), records, "the second run recorded nothing")
+	assert.Equal(t, uint64(7), records, "the second run recorded nothing")
 
 	rows, err := ch.Conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", ch.Database)
 	require.NoError(t, err)

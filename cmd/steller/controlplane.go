@@ -11,6 +11,7 @@ import (
 
 	"github.com/steller/platform/analytics/keyuse"
 	"github.com/steller/platform/analytics/logquery"
+	"github.com/steller/platform/analytics/readinessquery"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/control-plane/account"
@@ -19,6 +20,7 @@ import (
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/explorer"
+	"github.com/steller/platform/control-plane/liverequest"
 	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
@@ -150,6 +152,17 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	onboarding.Register(a.Huma(), onboarding.Deps{Service: progress, RBAC: a.Checker()})
+	readiness, err := readinessquery.New(ch, c.ClickHouseDatabase)
+	if err != nil {
+		return fail(err)
+	}
+	// Jobs is nil until the control plane's River client accepts milestone_reached jobs:
+	// the milestones are recorded without their job meanwhile.
+	goLive, err := liverequest.New(liverequest.Config{Pool: pool, Partners: partners, Traffic: readiness, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	liverequest.Register(a.Huma(), liverequest.Deps{Service: goLive, RBAC: a.Checker()})
 	cp.consoleEdge = c.ConsoleEdgeURL
 	orders, err := console.OrderLimiter(pool, quotaRate(c.ConsoleOrderLimit), nil)
 	if err != nil {

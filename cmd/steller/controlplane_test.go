@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/account"
@@ -126,6 +127,35 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 		"email": "ops@steller.example", "password": "Platform-admin-pass-1",
 	}, &adminLogin))
 	admin := adminLogin.Session.Token
+
+	// Going live: the owner asks, the admin reads the readiness report (from ClickHouse's
+	// request logs and PostgreSQL) and approves, and the partner may create live keys.
+	require.NoError(t, schema.Migrate(ctx, ch.Conn, ch.Database))
+	var asked struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, base+"/v1/live-requests", session, map[string]any{
+		"legal_name": "Acme Gifts Inc.", "website": "https://acme.example", "country": "US",
+		"expected_monthly_volume_cents": 1_000_000, "use_case": "Rewards for the staff of our business customers.",
+	}, &asked))
+	var reviewed struct {
+		Readiness struct {
+			Checks []struct {
+				Name, Verdict string
+			} `json:"checks"`
+		} `json:"readiness"`
+	}
+	require.Equal(t, http.StatusOK, call(t, http.MethodGet, base+"/v1/admin/live-requests/"+asked.ID, admin, nil, &reviewed))
+	require.Len(t, reviewed.Readiness.Checks, 5)
+	for _, c := range reviewed.Readiness.Checks {
+		assert.NotEqual(t, "unknown", c.Verdict, "%s: the wired control plane reads ClickHouse", c.Name)
+	}
+	require.Equal(t, http.StatusOK, call(t, http.MethodPost, base+"/v1/admin/live-requests/"+asked.ID+"/approve", admin, nil, nil))
+	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, base+"/v1/keys", session, map[string]any{
+		"name": "live", "environment": "live", "roles": []string{"catalog:read"},
+	}, nil))
+
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, base+"/v1/admin/partners/"+signup.Partner.ID+"/suspend", admin,
 		map[string]string{"reason": "test"}, nil))
 	require.Eventually(t, func() bool {

@@ -28,7 +28,14 @@ const (
 	HeaderAPIKey = "X-Api-Key"
 	// HeaderAuthorization carries "Bearer <key>".
 	HeaderAuthorization = "Authorization"
+	// HeaderIdempotencyKey is the partner's key that makes a POST /v1/orders safe to
+	// retry; the edge logs a short hash of it (never the value), and passes it upstream.
+	HeaderIdempotencyKey = "Idempotency-Key"
 )
+
+// MaxIdempotencyKeyLen bounds an Idempotency-Key the edge hashes into the request log;
+// the partner API accepts keys of 1 to 255 characters.
+const MaxIdempotencyKeyLen = 255
 
 // MaxClientRequestIDLen bounds a client's X-Request-Id that the edge keeps as the client
 // request id.

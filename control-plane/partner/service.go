@@ -130,7 +130,23 @@ func (s *Service) Reinstate(ctx context.Context, p auth.Principal, id, reason st
 
 // ApproveLive lets the partner create live keys.
 func (s *Service) ApproveLive(ctx context.Context, p auth.Principal, id string) (Partner, error) {
-	return s.change(ctx, p, id, "partner.live_approved", nil,
+	var out Partner
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.ApproveLiveTx(ctx, tx, p, id, nil)
+		return err
+	})
+	if err != nil {
+		return Partner{}, err
+	}
+	s.log.Info("partner changed", "action", "partner.live_approved", "partner_id", id, "by", p.ID)
+	return out, nil
+}
+
+// ApproveLiveTx is ApproveLive within the caller's transaction, so an approval and what
+// caused it (a reviewed live request) commit together; details go into the audit entry.
+func (s *Service) ApproveLiveTx(ctx context.Context, tx pgx.Tx, p auth.Principal, id string, details map[string]any) (Partner, error) {
+	return changeTx(ctx, tx, p, id, "partner.live_approved", details, s.clock(),
 		func(tx pgx.Tx, _ string, approved *time.Time, now time.Time) error {
 			if approved != nil {
 				return fault.New(fault.ErrConflict, "the partner is already approved for live")
@@ -147,31 +163,41 @@ func (s *Service) change(ctx context.Context, p auth.Principal, id, action strin
 	now := s.clock()
 	var out Partner
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var status string
-		var approved *time.Time
-		if err := tx.QueryRow(ctx, lockSQL, id).Scan(&status, &approved); err != nil {
-			return interpretError(err)
-		}
-		if err := apply(tx, status, approved, now); err != nil {
-			return interpretError(err)
-		}
-		updated, err := getPartner(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		entry := audit.FromPrincipal(p, action, id)
-		entry.PartnerID, entry.Details = id, details
-		if err := audit.Record(ctx, tx, entry); err != nil {
-			return err
-		}
-		out = updated
-		return edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(updated.Status)})
+		var err error
+		out, err = changeTx(ctx, tx, p, id, action, details, now, apply)
+		return err
 	})
 	if err != nil {
 		return Partner{}, err
 	}
 	s.log.Info("partner changed", "action", action, "partner_id", id, "by", p.ID)
 	return out, nil
+}
+
+// changeTx is change's body within tx.
+func changeTx(ctx context.Context, tx pgx.Tx, p auth.Principal, id, action string, details map[string]any, now time.Time,
+	apply func(tx pgx.Tx, status string, liveApprovedAt *time.Time, now time.Time) error) (Partner, error) {
+	var status string
+	var approved *time.Time
+	if err := tx.QueryRow(ctx, lockSQL, id).Scan(&status, &approved); err != nil {
+		return Partner{}, interpretError(err)
+	}
+	if err := apply(tx, status, approved, now); err != nil {
+		return Partner{}, interpretError(err)
+	}
+	updated, err := getPartner(ctx, tx, id)
+	if err != nil {
+		return Partner{}, err
+	}
+	entry := audit.FromPrincipal(p, action, id)
+	entry.PartnerID, entry.Details = id, details
+	if err := audit.Record(ctx, tx, entry); err != nil {
+		return Partner{}, err
+	}
+	if err := edgesync.PublishPartner(ctx, tx, edgewire.Partner{ID: id, Status: edgewire.PartnerStatus(updated.Status)}); err != nil {
+		return Partner{}, err
+	}
+	return updated, nil
 }
 
 // AuditFilter narrows an audit log listing; zero fields match everything.

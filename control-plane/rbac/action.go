@@ -27,6 +27,11 @@ const (
 	UsageRead = "usage.read"
 	// WebhooksManage manages webhook endpoints and deliveries.
 	WebhooksManage = "webhooks.manage"
+	// LiveRequest asks for live access with the business's details (Owner only: it speaks
+	// for the business).
+	LiveRequest = "live.request"
+	// LiveRead reads the partner's live requests and their outcome (every role).
+	LiveRead = "live.read"
 )
 
 // Actions of platform admins.

@@ -37,6 +37,9 @@ type Request struct {
 	// ClientRequestID is the client's own X-Request-Id when valid (ClientRequestID), else
 	// "". It is logged and passed upstream beside RequestID, never used as identity.
 	ClientRequestID string
+	// IdempotencyKey is the raw Idempotency-Key header value ("" when absent). Only its
+	// hash is logged (IdempotencyKeyHash); the header itself reaches the upstream unchanged.
+	IdempotencyKey string
 	// RequestBytes is the request body size when known (Content-Length), else 0.
 	RequestBytes int64
 	// Received is when the host received the request; the core's clock when zero.

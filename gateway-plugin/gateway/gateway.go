@@ -141,6 +141,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The edge mints every request id; the client's own is kept beside it as data.
 		RequestID:       edge.NewRequestID(),
 		ClientRequestID: edge.ClientRequestID(r.Header.Get(identity.HeaderRequestID)),
+		IdempotencyKey:  r.Header.Get(identity.HeaderIdempotencyKey),
 		RequestBytes:    max(r.ContentLength, 0),
 		Received:        start,
 	}

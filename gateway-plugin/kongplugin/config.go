@@ -111,7 +111,7 @@ type Config struct {
 
 // headerNames are the lower-cased header names a Config reads (Kong gives lower-case keys).
 type headerNames struct {
-	authorization, apiKey, requestID, userAgent, contentLength string
+	authorization, apiKey, requestID, userAgent, contentLength, idempotencyKey string
 }
 
 // init computes what a Config derives from its fields; Kong never changes a Config after
@@ -122,11 +122,12 @@ func (c *Config) init() {
 		sum := sha256.Sum256(raw)
 		c.key = hex.EncodeToString(sum[:])
 		c.names = headerNames{
-			authorization: "authorization",
-			apiKey:        strings.ToLower(orDefault(c.APIKeyHeader, "X-Api-Key")),
-			requestID:     strings.ToLower(orDefault(c.RequestIDHeader, "X-Request-Id")),
-			userAgent:     "user-agent",
-			contentLength: "content-length",
+			authorization:  "authorization",
+			apiKey:         strings.ToLower(orDefault(c.APIKeyHeader, "X-Api-Key")),
+			requestID:      strings.ToLower(orDefault(c.RequestIDHeader, "X-Request-Id")),
+			userAgent:      "user-agent",
+			contentLength:  "content-length",
+			idempotencyKey: "idempotency-key",
 		}
 	})
 }

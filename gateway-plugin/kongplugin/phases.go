@@ -61,12 +61,13 @@ func (c *Config) Access(kong *pdk.PDK) {
 	path, _ := kong.Request.GetPath()
 
 	req := edge.Request{
-		Method:        method,
-		Path:          path,
-		Authorization: first(headers, c.names.authorization),
-		APIKey:        first(headers, c.names.apiKey),
-		UserAgent:     first(headers, c.names.userAgent),
-		Received:      start,
+		Method:         method,
+		Path:           path,
+		Authorization:  first(headers, c.names.authorization),
+		APIKey:         first(headers, c.names.apiKey),
+		UserAgent:      first(headers, c.names.userAgent),
+		IdempotencyKey: first(headers, c.names.idempotencyKey),
+		Received:       start,
 	}
 	req.ClientAddr, _ = netip.ParseAddr(ip) // invalid stays zero: allowed only by an empty allowlist
 	if n, err := strconv.ParseInt(first(headers, c.names.contentLength), 10, 64); err == nil && n > 0 {

@@ -412,3 +412,33 @@ func TestSigningSecretsFromTheEnvironment(t *testing.T) {
 	t.Setenv(kongplugin.EdgeSigningSecretsEnv, "a,b,c")
 	assert.ErrorContains(t, cfg.Validate(), "edge_signing_secrets")
 }
+
+// The Kong host reads Idempotency-Key with the other headers (one PDK call) and the core
+// logs its hash: allowed and denied requests alike, the key itself never.
+func TestIdempotencyKeyIsLoggedAsItsHash(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, nil)
+	cfg := s.config(nil)
+	for _, c := range []struct {
+		name, key string
+		headers   http.Header
+	}{
+		{"allowed", "order-42", http.Header{"Authorization": {"Bearer " + s.fx.Secret(edgetest.KeyTestFull)}, "Idempotency-Key": {"order-42"}}},
+		{"denied", "order-43", http.Header{"Idempotency-Key": {"order-43"}}},
+		{"no key", "", http.Header{"Authorization": {"Bearer " + s.fx.Secret(edgetest.KeyTestFull)}}},
+	} {
+		kong := newFakeKong(t, "POST", "/v1/orders", "2001:db8::1", c.headers)
+		cfg.Access(kong.phase())
+		cfg.Log(kong.phase())
+		rid := kong.headers.Get("X-Request-Id") // set for the upstream when allowed
+		if rid == "" {
+			rid = kong.exitHeaders.Get("X-Request-Id") // on the denial
+		}
+		ev, ok := s.events.Find(rid)
+		require.True(t, ok, c.name)
+		assert.Equal(t, edge.IdempotencyKeyHash(c.key), ev.IdempotencyKeyHash, c.name)
+		if c.key != "" {
+			assert.NotEmpty(t, ev.IdempotencyKeyHash, c.name)
+		}
+	}
+}

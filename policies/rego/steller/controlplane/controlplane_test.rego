@@ -6,7 +6,7 @@ import data.steller.controlplane
 
 partner_actions := [
 	"workspace.read", "members.read", "members.manage", "keys.read", "keys.manage",
-	"logs.read", "usage.read", "webhooks.manage",
+	"logs.read", "usage.read", "webhooks.manage", "live.request", "live.read",
 ]
 
 admin_actions := [
@@ -19,13 +19,13 @@ admin_actions := [
 expected_user := {
 	"owner": {
 		"workspace.read", "members.read", "members.manage", "keys.read", "keys.manage",
-		"logs.read", "usage.read", "webhooks.manage",
+		"logs.read", "usage.read", "webhooks.manage", "live.request", "live.read",
 	},
 	"developer": {
 		"workspace.read", "members.read", "keys.read", "keys.manage", "logs.read",
-		"usage.read", "webhooks.manage",
+		"usage.read", "webhooks.manage", "live.read",
 	},
-	"finance": {"workspace.read", "members.read", "keys.read", "usage.read"},
+	"finance": {"workspace.read", "members.read", "keys.read", "usage.read", "live.read"},
 }
 
 user(r, a) := {"principal": {"kind": "user", "role": r}, "action": a}

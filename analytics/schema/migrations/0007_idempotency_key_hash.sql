@@ -1,0 +1,11 @@
+-- Whether and with which Idempotency-Key a request was sent (requestlog.Event
+-- idempotency_key_hash, optional in schema version 1): the first 16 hex digits of the
+-- key's SHA-256, '' when the request carried none. The go-live readiness report counts the
+-- order requests sent with a key and links a retry to its original by it.
+--
+-- It is data, not identity: not in any key, and no reader deduplicates on it. Rows stored
+-- before this migration read as '' (sent without a key, as far as anyone can tell). The
+-- rollup's view selects its own columns, so it needs no change. As with 0004, the runner
+-- treats the "already exists" of a re-run ALTER as done (18.16 has no ADD COLUMN IF NOT
+-- EXISTS).
+ALTER TABLE {{.DB}}.request_logs ADD COLUMN idempotency_key_hash String DEFAULT '' AFTER denial_code;
