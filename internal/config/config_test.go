@@ -51,6 +51,8 @@ func TestLoadParsesEverySetting(t *testing.T) {
 	assert.True(t, c.CookieSecure, "the session cookie is Secure unless turned off")
 	assert.False(t, c.WebhookAllowHTTP)
 	assert.Equal(t, time.Minute, c.EdgeSignatureWindow)
+	assert.True(t, c.MilestoneDetector, "the control plane runs the milestone detector unless turned off")
+	assert.Equal(t, "steller-milestones", c.MilestoneGroup)
 
 	c, err = load(t, []string{config.EdgeSigningSecrets}, nil,
 		map[string]string{config.EdgeSigningSecrets: "esig_current-secret-of-32-characters-or-more, esig_previous-secret-of-32-characters-or-more"})
