@@ -85,7 +85,7 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 // wireDetector adds the milestone detector (--milestone-detector) to cp's background
 // work: request logs and order events, each in its own consumer group
 // (--milestone-group + "-requests" / "-orders"), to milestones in PostgreSQL.
-func wireDetector(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, jobs milestone.Inserter, reg prometheus.Registerer) error {
+func wireDetector(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, jobs milestone.BatchInserter, reg prometheus.Registerer) error {
 	d, err := detector.New(detector.Config{
 		Brokers: c.KafkaBrokers, RequestLogTopic: c.RequestLogTopic, OrderEventTopic: c.OrderEventTopic,
 		RequestGroup: c.MilestoneGroup + "-requests", OrderGroup: c.MilestoneGroup + "-orders",

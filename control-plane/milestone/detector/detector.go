@@ -62,9 +62,9 @@ type Config struct {
 	RequestGroup, OrderGroup string
 	// Pool is the control-plane database (required).
 	Pool *pgxpool.Pool
-	// Jobs inserts the milestone_reached jobs in the recording transaction (the control
-	// plane's River client; required).
-	Jobs milestone.Inserter
+	// Jobs inserts the milestone_reached jobs in the recording transaction, all of a
+	// batch in one statement (the control plane's River client; required).
+	Jobs milestone.BatchInserter
 	// BatchSize is the most messages per PostgreSQL transaction and offset commit.
 	BatchSize int
 	// FlushInterval is the longest a message waits for its batch to fill.

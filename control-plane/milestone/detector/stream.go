@@ -234,9 +234,8 @@ func (s *stream) write(ctx context.Context, b *batch) bool {
 		}
 	}
 	var stored []milestone.Reached
-	var known []string
+	known := map[string]bool{}
 	ok := s.retry(ctx, "write milestones", func(ctx context.Context) error {
-		stored = stored[:0]
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 		defer cancel()
 		return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
@@ -244,29 +243,26 @@ func (s *stream) write(ctx context.Context, b *batch) bool {
 			if err != nil {
 				return err
 			}
-			if known, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			clear(known)
+			var id string
+			if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { known[id] = true; return nil }); err != nil {
 				return err
 			}
+			mine := make([]milestone.Reached, 0, len(cands))
 			for _, r := range cands {
-				if !slices.Contains(known, r.PartnerID) {
-					continue
-				}
-				isNew, err := milestone.Record(ctx, tx, s.cfg.Jobs, r)
-				if err != nil {
-					return err
-				}
-				if isNew {
-					stored = append(stored, r)
+				if known[r.PartnerID] {
+					mine = append(mine, r)
 				}
 			}
-			return nil
+			stored, err = milestone.RecordAll(ctx, tx, s.cfg.Jobs, mine)
+			return err
 		})
 	})
 	if !ok {
 		return false
 	}
 	for _, r := range cands {
-		if slices.Contains(known, r.PartnerID) {
+		if known[r.PartnerID] {
 			s.reached[r.PartnerID] |= s.bit(r.Milestone)
 		} else {
 			// Unknown partners stay out of the set: an event naming one costs a lookup
