@@ -228,6 +228,14 @@ func RecordAll(ctx context.Context, tx pgx.Tx, jobs BatchInserter, rs []Reached)
 	return out, nil
 }
 
+// SortForRecording puts rs in the order every batch writer uses (partner, then
+// milestone), so writers racing on the same partners take their row locks in one order.
+func SortForRecording(rs []Reached) {
+	slices.SortFunc(rs, func(a, b Reached) int {
+		return cmp.Or(cmp.Compare(a.PartnerID, b.PartnerID), cmp.Compare(a.Milestone, b.Milestone))
+	})
+}
+
 // compact drops the entries whose partner is empty (duplicates) from the parallel slices.
 func compact(partners, names []string, ats []time.Time, events, sources []string) ([]string, []string, []time.Time, []string, []string) {
 	n := 0

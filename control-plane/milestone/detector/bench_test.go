@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/steller/platform/control-plane/milestone/detector"
+	"github.com/steller/platform/control-plane/milestone/milestonetest"
 )
 
 // Benchmark data: benchEvents request-log events of benchPartners partners on one
@@ -48,9 +49,9 @@ func BenchmarkDetection(b *testing.B) {
 		case i%10 == 0:
 			status = 404
 		}
-		msgs[i] = message(b, partner, call(fmt.Sprintf("req_bench_%07d", i), partner, env, status, start.Add(time.Duration(i)*time.Millisecond)))
+		msgs[i] = milestonetest.Message(b, partner, milestonetest.Call(fmt.Sprintf("req_bench_%07d", i), partner, env, status, start.Add(time.Duration(i)*time.Millisecond)))
 	}
-	produce(b, e.kafka.Brokers, e.requests, msgs)
+	milestonetest.Produce(b, e.kafka.Brokers, e.requests, msgs)
 	reset := func() {
 		_, err := e.pool.Exec(ctx, `DELETE FROM onboarding_milestones WHERE partner_id LIKE 'ptr_bench_%'`)
 		require.NoError(b, err)
@@ -90,7 +91,7 @@ SELECT 'ptr_bench_' || i, 'first_sandbox_call', now() - interval '2 hours', 'bac
 			b.StartTimer()
 			began := time.Now()
 			stop := run(b, cfg)
-			awaitCommitted(b, e.kafka.Brokers, cfg.RequestGroup, e.requests, benchPartitions, benchEvents, 5*time.Minute)
+			milestonetest.AwaitCommitted(b, e.kafka.Brokers, cfg.RequestGroup, e.requests, benchPartitions, benchEvents, 5*time.Minute)
 			elapsed := time.Since(began)
 			b.StopTimer()
 			stop()

@@ -14,6 +14,7 @@ import (
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/milestone/detector"
+	"github.com/steller/platform/control-plane/milestone/milestonetest"
 	"github.com/steller/platform/control-plane/partner/partnertest"
 )
 
@@ -28,39 +29,39 @@ type streams struct {
 
 func history(t *testing.T, e env) streams {
 	s := streams{
-		a: partnertest.Seed(t, e.pool, "Alpha", false).PartnerID,
-		b: partnertest.Seed(t, e.pool, "Beta", false).PartnerID,
-		c: partnertest.Seed(t, e.pool, "Gamma", true).PartnerID,
+		a:  partnertest.Seed(t, e.pool, "Alpha", false).PartnerID,
+		b:  partnertest.Seed(t, e.pool, "Beta", false).PartnerID,
+		c:  partnertest.Seed(t, e.pool, "Gamma", true).PartnerID,
 		t0: time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond),
 	}
 	at := func(sec int) time.Time { return s.t0.Add(time.Duration(sec) * time.Second) }
 	s.requests = []kafka.Message{
-		message(t, s.a, []byte(`{not json`)),
-		message(t, s.a, []byte(`{"schema_version":2,"request_id":"req_v2","partner_id":"`+s.a+`","environment":"test","status":200,"decision":"allow","timestamp_ms":1}`)),
-		message(t, s.a, call("req_a_404", s.a, "test", 404, at(0))),
-		message(t, s.a, call("req_a_403", s.a, "test", 403, at(1))),
-		message(t, s.a, call("req_a_first", s.a, "test", 200, at(2))),
-		message(t, s.a, call("req_a_second", s.a, "test", 201, at(3))),
-		message(t, s.a, call("req_a_live", s.a, "live", 200, at(4))),
-		message(t, s.b, call("req_b_401", s.b, "test", 401, at(1))),
-		message(t, s.b, call("req_b_500", s.b, "test", 500, at(2))),
-		message(t, s.b, call("req_b_429", s.b, "test", 429, at(3))),
-		message(t, "ptr_ghost", call("req_ghost", "ptr_ghost", "test", 200, at(4))),
-		message(t, s.c, call("req_c_live", s.c, "live", 200, at(5))),
-		message(t, s.c, call("req_c_live_again", s.c, "live", 200, at(6))),
+		milestonetest.Message(t, s.a, []byte(`{not json`)),
+		milestonetest.Message(t, s.a, []byte(`{"schema_version":2,"request_id":"req_v2","partner_id":"`+s.a+`","environment":"test","status":200,"decision":"allow","timestamp_ms":1}`)),
+		milestonetest.Message(t, s.a, milestonetest.Call("req_a_404", s.a, "test", 404, at(0))),
+		milestonetest.Message(t, s.a, milestonetest.Call("req_a_403", s.a, "test", 403, at(1))),
+		milestonetest.Message(t, s.a, milestonetest.Call("req_a_first", s.a, "test", 200, at(2))),
+		milestonetest.Message(t, s.a, milestonetest.Call("req_a_second", s.a, "test", 201, at(3))),
+		milestonetest.Message(t, s.a, milestonetest.Call("req_a_live", s.a, "live", 200, at(4))),
+		milestonetest.Message(t, s.b, milestonetest.Call("req_b_401", s.b, "test", 401, at(1))),
+		milestonetest.Message(t, s.b, milestonetest.Call("req_b_500", s.b, "test", 500, at(2))),
+		milestonetest.Message(t, s.b, milestonetest.Call("req_b_429", s.b, "test", 429, at(3))),
+		milestonetest.Message(t, "ptr_ghost", milestonetest.Call("req_ghost", "ptr_ghost", "test", 200, at(4))),
+		milestonetest.Message(t, s.c, milestonetest.Call("req_c_live", s.c, "live", 200, at(5))),
+		milestonetest.Message(t, s.c, milestonetest.Call("req_c_live_again", s.c, "live", 200, at(6))),
 	}
-	zero := order("ord_zero", orderevent.TypeCompleted, s.b, "test", at(9))
+	zero := milestonetest.Order("ord_zero", orderevent.TypeCompleted, s.b, "test", at(9))
 	zero.AmountCents = 0
 	s.orders = []kafka.Message{
-		message(t, s.a, []byte(`{oops`)),
-		message(t, s.b, zero),
-		message(t, s.a, order("ord_a1", orderevent.TypeCreated, s.a, "test", at(10))),
-		message(t, s.a, order("ord_a1", orderevent.TypeCompleted, s.a, "test", at(12))),
-		message(t, s.a, order("ord_a2", orderevent.TypeCompleted, s.a, "test", at(20))),
-		message(t, s.b, order("ord_b1", orderevent.TypeCreated, s.b, "test", at(10))),
-		message(t, s.b, order("ord_b1", orderevent.TypeFailed, s.b, "test", at(11))),
-		message(t, s.c, order("ord_c1", orderevent.TypeCreated, s.c, "live", at(29))),
-		message(t, s.c, order("ord_c1", orderevent.TypeCompleted, s.c, "live", at(30))),
+		milestonetest.Message(t, s.a, []byte(`{oops`)),
+		milestonetest.Message(t, s.b, zero),
+		milestonetest.Message(t, s.a, milestonetest.Order("ord_a1", orderevent.TypeCreated, s.a, "test", at(10))),
+		milestonetest.Message(t, s.a, milestonetest.Order("ord_a1", orderevent.TypeCompleted, s.a, "test", at(12))),
+		milestonetest.Message(t, s.a, milestonetest.Order("ord_a2", orderevent.TypeCompleted, s.a, "test", at(20))),
+		milestonetest.Message(t, s.b, milestonetest.Order("ord_b1", orderevent.TypeCreated, s.b, "test", at(10))),
+		milestonetest.Message(t, s.b, milestonetest.Order("ord_b1", orderevent.TypeFailed, s.b, "test", at(11))),
+		milestonetest.Message(t, s.c, milestonetest.Order("ord_c1", orderevent.TypeCreated, s.c, "live", at(29))),
+		milestonetest.Message(t, s.c, milestonetest.Order("ord_c1", orderevent.TypeCompleted, s.c, "live", at(30))),
 	}
 	return s
 }
@@ -85,15 +86,15 @@ func TestTheDetectorRecordsExactlyTheFirstSuccessesAndAReplayChangesNothing(t *t
 	t.Parallel()
 	e := setup(t)
 	s := history(t, e)
-	produce(t, e.kafka.Brokers, e.requests, s.requests)
-	produce(t, e.kafka.Brokers, e.orders, s.orders)
+	milestonetest.Produce(t, e.kafka.Brokers, e.requests, s.requests)
+	milestonetest.Produce(t, e.kafka.Brokers, e.orders, s.orders)
 
 	reg := prometheus.NewRegistry()
 	cfg := e.config(e.pool, "", reg)
 	run(t, cfg)
 	// Every message is committed, the poison ones first in their partitions included.
-	awaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, int64(len(s.requests)), time.Minute)
-	awaitCommitted(t, e.kafka.Brokers, cfg.OrderGroup, e.orders, 2, int64(len(s.orders)), time.Minute)
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, int64(len(s.requests)), time.Minute)
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, cfg.OrderGroup, e.orders, 2, int64(len(s.orders)), time.Minute)
 
 	got := milestones(t, e.pool)
 	assert.Equal(t, s.want(), got, "4xx, denied and 5xx requests, created and failed orders and later successes reach nothing")
@@ -117,8 +118,8 @@ func TestTheDetectorRecordsExactlyTheFirstSuccessesAndAReplayChangesNothing(t *t
 	replayReg := prometheus.NewRegistry()
 	replay := e.config(e.pool, "-replay", replayReg)
 	run(t, replay)
-	awaitCommitted(t, e.kafka.Brokers, replay.RequestGroup, e.requests, 3, int64(len(s.requests)), time.Minute)
-	awaitCommitted(t, e.kafka.Brokers, replay.OrderGroup, e.orders, 2, int64(len(s.orders)), time.Minute)
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, replay.RequestGroup, e.requests, 3, int64(len(s.requests)), time.Minute)
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, replay.OrderGroup, e.orders, 2, int64(len(s.orders)), time.Minute)
 	assert.Equal(t, got, milestones(t, e.pool))
 	assert.Equal(t, 5, jobCount(t, e.pool))
 	assert.Zero(t, metric(t, replayReg, "steller_milestone_detector_milestones_recorded_total", nil))
@@ -138,23 +139,23 @@ func TestOffsetsWaitForPostgresAndTheDetectorCatchesUp(t *testing.T) {
 	run(t, cfg)
 
 	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
-	produce(t, e.kafka.Brokers, e.requests, []kafka.Message{message(t, a, call("req_before", a, "test", 200, at))})
-	awaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, 1, time.Minute)
+	milestonetest.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{milestonetest.Message(t, a, milestonetest.Call("req_before", a, "test", 200, at))})
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, 1, time.Minute)
 
 	px.down()
-	produce(t, e.kafka.Brokers, e.requests, []kafka.Message{
-		message(t, b, call("req_during", b, "test", 200, at.Add(time.Second))),
-		message(t, a, call("req_other", a, "live", 200, at.Add(2*time.Second))),
+	milestonetest.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{
+		milestonetest.Message(t, b, milestonetest.Call("req_during", b, "test", 200, at.Add(time.Second))),
+		milestonetest.Message(t, a, milestonetest.Call("req_other", a, "live", 200, at.Add(2*time.Second))),
 	})
 	// The condition, not a clock: the write of the new batch has failed twice.
 	require.Eventually(t, func() bool {
 		return metric(t, reg, "steller_milestone_detector_write_errors_total", map[string]string{"stream": "request_logs"}) >= 2
 	}, time.Minute, 10*time.Millisecond)
-	assert.Equal(t, int64(1), committed(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3), "offsets moved past an unwritten batch")
+	assert.Equal(t, int64(1), milestonetest.Committed(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3), "offsets moved past an unwritten batch")
 	assert.NotContains(t, milestones(t, e.pool), b)
 
 	px.up()
-	awaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, 3, time.Minute)
+	milestonetest.AwaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, 3, time.Minute)
 	got := milestones(t, e.pool)
 	require.Len(t, got[b], 1)
 	assert.Equal(t, "req_during", got[b][0].EventID)

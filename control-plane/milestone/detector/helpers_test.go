@@ -2,8 +2,6 @@ package detector_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -18,11 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/analytics/orderevent"
-	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/milestone/detector"
 	"github.com/steller/platform/control-plane/partner/partnertest"
@@ -91,116 +86,6 @@ func run(t testing.TB, cfg detector.Config) func() {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-// call is a request-log event.
-func call(id, partner, env string, status int, at time.Time) requestlog.Event {
-	decision, denial := requestlog.DecisionAllow, ""
-	if status == 401 || status == 403 {
-		decision, denial = requestlog.DecisionDeny, "forbidden_by_policy"
-	}
-	return requestlog.Event{SchemaVersion: requestlog.SchemaVersion, RequestID: id, TimestampMs: at.UnixMilli(),
-		PartnerID: partner, WorkspaceID: "ws_1", KeyID: "key_1", Environment: env, Method: "GET", Path: "/v1/catalog",
-		Route: "catalog.list", Status: status, LatencyTotalUs: 1000, ClientIP: "127.0.0.1", UserAgent: "test",
-		Decision: decision, DenialCode: denial}
-}
-
-// order is an order event of type typ.
-func order(orderID, typ, partner, env string, at time.Time) orderevent.Event {
-	e := orderevent.Event{SchemaVersion: orderevent.SchemaVersion, EventID: orderevent.ID(orderID, typ), Type: typ,
-		OrderID: orderID, PartnerID: partner, WorkspaceID: "ws_1", Environment: env, ProductID: "sbx_books",
-		AmountCents: 2500, Currency: "USD", OrderCreatedAtMs: at.Add(-time.Second).UnixMilli(), OccurredAtMs: at.UnixMilli(),
-		RequestID: "req_" + orderID}
-	if typ == orderevent.TypeFailed {
-		e.FailureReason = orderevent.ReasonOutOfStock
-	}
-	return e
-}
-
-// message encodes an event (or takes raw bytes) as a message keyed by partner.
-func message(t testing.TB, partner string, v any) kafka.Message {
-	t.Helper()
-	raw, ok := v.([]byte)
-	if !ok {
-		var err error
-		raw, err = json.Marshal(v)
-		require.NoError(t, err)
-	}
-	return kafka.Message{Key: []byte(partner), Value: raw}
-}
-
-// produce writes msgs to topic in order and waits for the broker's acknowledgement.
-func produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {
-	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 10_000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4,
-		Transport: &kafka.Transport{}}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for start := 0; start < len(msgs); start += 10_000 {
-		chunk := msgs[start:min(start+10_000, len(msgs))]
-		for attempt := 0; ; attempt++ {
-			err := w.WriteMessages(ctx, chunk...)
-			// A topic created moments ago can be missing from the writer's metadata; then
-			// nothing of the chunk was written and it is safe to repeat.
-			if errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 50 {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			require.NoError(t, err)
-			break
-		}
-	}
-}
-
-// committed sums a group's committed offsets over a topic's partitions (a partition
-// without a commit counts 0): on a fresh topic, the number of messages committed.
-func committed(t testing.TB, brokers []string, group, topic string, partitions int) int64 {
-	t.Helper()
-	n, err := fetchCommitted(brokers, group, topic, partitions)
-	require.NoError(t, err)
-	return n
-}
-
-func fetchCommitted(brokers []string, group, topic string, partitions int) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	parts := make([]int, partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		return 0, err
-	}
-	var sum int64
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return 0, p.Error
-		}
-		sum += max(p.CommittedOffset, 0)
-	}
-	return sum, nil
-}
-
-// awaitCommitted waits until the group has committed want messages of topic. Errors
-// while the group's coordinator is still being chosen are waited out too.
-func awaitCommitted(t testing.TB, brokers []string, group, topic string, partitions int, want int64, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var got int64
-	var err error
-	for time.Now().Before(deadline) {
-		if got, err = fetchCommitted(brokers, group, topic, partitions); err == nil && got >= want {
-			require.Equal(t, want, got)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("group %s committed %d of %d messages of %s within %s (last error: %v)", group, got, want, topic, within, err)
 }
 
 // metric sums a series of reg by full name over the label values that match labels.

@@ -1,10 +1,8 @@
 package detector
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -224,9 +222,7 @@ func (s *stream) write(ctx context.Context, b *batch) bool {
 		cands = append(cands, r)
 	}
 	// One order for every writer, so two detectors (or a backfill) never deadlock.
-	slices.SortFunc(cands, func(a, b milestone.Reached) int {
-		return cmp.Or(cmp.Compare(a.PartnerID, b.PartnerID), cmp.Compare(a.Milestone, b.Milestone))
-	})
+	milestone.SortForRecording(cands)
 	ids := make([]string, 0, len(cands))
 	for _, r := range cands {
 		if len(ids) == 0 || ids[len(ids)-1] != r.PartnerID {
