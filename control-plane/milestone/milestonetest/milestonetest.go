@@ -7,14 +7,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/control-plane/milestone"
+	"github.com/steller/platform/control-plane/webhook"
 )
 
 // Call is a request-log event.
@@ -125,4 +133,48 @@ func AwaitCommitted(t testing.TB, brokers []string, group, topic string, partiti
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("group %s committed %d of %d messages of %s within %s (last error: %v)", group, got, want, topic, within, err)
+}
+
+// Jobs is a milestone.Inserter for tests of the actions that record milestones: it
+// inserts through an insert-only River client, or, with Fail set, refuses every job, so a
+// test sees the whole action roll back with its milestone.
+type Jobs struct {
+	client *river.Client[pgx.Tx]
+	// Fail makes every insert fail.
+	Fail atomic.Bool
+}
+
+// NewJobs returns Jobs on pool, creating River's tables in it first.
+func NewJobs(t testing.TB, pool *pgxpool.Pool) *Jobs {
+	t.Helper()
+	require.NoError(t, webhook.MigrateQueue(context.Background(), pool))
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	return &Jobs{client: client}
+}
+
+// InsertTx inserts the job in tx, unless Fail is set.
+func (j *Jobs) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if j.Fail.Load() {
+		return nil, errors.New("milestonetest: job insert refused")
+	}
+	return j.client.InsertTx(ctx, tx, args, opts)
+}
+
+// Stored returns partnerID's milestones and the milestone_reached jobs queued for it
+// (their args), in funnel order and insertion order.
+func Stored(t testing.TB, pool *pgxpool.Pool, partnerID string) ([]milestone.Row, []milestone.Reached) {
+	t.Helper()
+	rows, err := milestone.List(context.Background(), pool, partnerID)
+	require.NoError(t, err)
+	q, err := pool.Query(context.Background(), `SELECT args FROM river_job
+WHERE kind = 'milestone_reached' AND args->>'partner_id' = $1 ORDER BY id`, partnerID)
+	require.NoError(t, err)
+	raw, err := pgx.CollectRows(q, pgx.RowTo[[]byte])
+	require.NoError(t, err)
+	jobs := make([]milestone.Reached, len(raw))
+	for i, a := range raw {
+		require.NoError(t, json.Unmarshal(a, &jobs[i]))
+	}
+	return rows, jobs
 }
