@@ -12,7 +12,9 @@ import (
 func TestRequestDecisions(t *testing.T) {
 	t.Parallel()
 	const base = `"schema_version":1,"request_id":"req_1","partner_id":"ptr_1","timestamp_ms":1764000000123`
-	reachedPartner := func(p []byte, n milestone.Name) bool { return string(p) == "ptr_done" && n == milestone.FirstSandboxCall }
+	reachedPartner := func(p []byte, n milestone.Name) bool {
+		return string(p) == "ptr_done" && n == milestone.FirstSandboxCall
+	}
 	at := time.UnixMilli(1764000000123).UTC()
 	for name, c := range map[string]struct {
 		value  string
