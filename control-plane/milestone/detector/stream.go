@@ -21,11 +21,15 @@ type stream struct {
 	decider      decider
 	// reached maps a partner to the bits (1 test, 2 live) of k's milestones it has.
 	reached map[string]uint8
+	// hasFn is s.has, made once: a method value made per message would allocate.
+	hasFn func([]byte, milestone.Name) bool
 }
 
 func newStream(cfg Config, m *metrics, kind streamKind, topicName, group string) *stream {
-	return &stream{cfg: cfg, kind: &kind, topic: topicName, group: group, m: m.forStream(kind.name),
+	s := &stream{cfg: cfg, kind: &kind, topic: topicName, group: group, m: m.forStream(kind.name),
 		decider: kind.newDecider(), reached: map[string]uint8{}}
+	s.hasFn = s.has
+	return s
 }
 
 func (s *stream) bit(name milestone.Name) uint8 {
@@ -98,15 +102,15 @@ func (s *stream) add(b *batch, msg kafka.Message) {
 	if o, ok := b.offsets[msg.Partition]; !ok || msg.Offset > o {
 		b.offsets[msg.Partition] = msg.Offset
 	}
-	r, ok, reason := s.decider.decide(msg.Value, s.has, s.kind)
+	if !msg.Time.IsZero() {
+		b.lastEvent = msg.Time
+	}
+	r, ok, reason := s.decider.decide(msg.Value, s.hasFn, s.kind)
 	if reason != "" {
 		b.skipped[reason]++
 		s.cfg.Logger.Warn("milestone detector: skipped a message", "stream", s.kind.name, "reason", reason,
 			"topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
 		return
-	}
-	if !msg.Time.IsZero() {
-		b.lastEvent = msg.Time
 	}
 	if !ok {
 		return
@@ -132,7 +136,7 @@ func (s *stream) run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); s.watchLag(lagCtx, r) }()
-	defer func() { stopLag(); <-lagDone }() // before the reader closes (deferred first, runs last)
+	defer func() { stopLag(); <-lagDone }() // deferred after the reader's Close, so it runs before it
 	b := newBatch()
 	for {
 		if !s.fill(ctx, r, b) {
