@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v3"
 
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/milestone/backfill"
 	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/internal/config"
@@ -57,7 +59,16 @@ func backfillCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(os.Stdout, "backfill milestones: done, %d partners, recorded %v\n", res.Partners, res.Recorded)
+				var parts []string
+				total := 0
+				for _, name := range milestone.Funnel {
+					if n := res.Recorded[name]; n > 0 {
+						parts = append(parts, fmt.Sprintf("%s %d", name, n))
+						total += n
+					}
+				}
+				fmt.Fprintf(os.Stdout, "backfill milestones: done, %d partners, %d milestones recorded (%s)\n",
+					res.Partners, total, strings.Join(parts, ", "))
 				return nil
 			}),
 		}},
