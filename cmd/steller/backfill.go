@@ -67,8 +67,11 @@ func backfillCommand() *cli.Command {
 						total += n
 					}
 				}
-				fmt.Fprintf(os.Stdout, "backfill milestones: done, %d partners, %d milestones recorded (%s)\n",
-					res.Partners, total, strings.Join(parts, ", "))
+				detail := ""
+				if len(parts) > 0 {
+					detail = " (" + strings.Join(parts, ", ") + ")"
+				}
+				fmt.Fprintf(os.Stdout, "backfill milestones: done, %d partners, %d milestones recorded%s\n", res.Partners, total, detail)
 				return nil
 			}),
 		}},
