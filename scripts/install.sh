@@ -8,6 +8,7 @@
 #   python   a virtualenv in .cache/venv (the machine's python3) with the pinned Python tools of
 #            scripts/python/requirements.txt from PyPI: chdb (current ClickHouse in process),
 #            schemathesis, standardwebhooks
+#   browser  Chromium from Debian's packages, which the portal's browser tests drive headless
 #   web      the npm packages of package.json, exactly as package-lock.json pins them (npm ci),
 #            and Swagger UI's files from them into control-plane/api/docsassets/vendor, which
 #            the binary embeds for /docs (go:embed cannot reach node_modules)
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 . scripts/toolchain.sh
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python web)
+[ ${#parts[@]} -gt 0 ] || parts=(servers kafka tools go python browser web)
 
 log() { printf '[install] %s\n' "$*" >&2; }
 
@@ -66,6 +67,10 @@ install_kafka() {
 
 install_tools() {
 	apt_install deck
+}
+
+install_browser() {
+	apt_install chromium
 }
 
 install_go() {
@@ -131,7 +136,8 @@ for part in "${parts[@]}"; do
 	tools) install_tools ;;
 	go) install_go ;;
 	python) install_python ;;
+	browser) install_browser ;;
 	web) install_web ;;
-	*) log "unknown part: $part (servers, kafka, tools, go, python, web)"; exit 2 ;;
+	*) log "unknown part: $part (servers, kafka, tools, go, python, browser, web)"; exit 2 ;;
 	esac
 done

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -14,10 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/ingest"
+	"github.com/steller/platform/analytics/orderquery/ordertest"
 	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/internal/testenv"
 )
@@ -106,45 +109,77 @@ func (p *proxy) Restore() {
 	p.mu.Unlock()
 }
 
+// While ClickHouse is unreachable the ingest of each stream retries with backoff, stores
+// and commits nothing, and once it is back it stores every event once and commits.
 func TestIngestWaitsWhileClickHouseIsUnreachableAndCatchesUp(t *testing.T) {
 	t.Parallel()
-	e := setup(t, 2)
-	px := newProxy(t, e.ch.Addr)
-	ctx := context.Background()
-	conn, err := warehouse.Open(ctx, warehouse.Config{Addr: px.Addr(), User: "default"})
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	requests := func(t *testing.T, prefix string, n int, now time.Time) []kafka.Message {
+		return encode(t, events(prefix, n, now))
+	}
+	orders := func(t *testing.T, prefix string, n int, now time.Time) []kafka.Message {
+		var msgs []kafka.Message
+		for _, ev := range ordertest.Events(prefix, n/2, now.Add(-48*time.Hour), time.Second) { // two events per order
+			v, err := json.Marshal(ev)
+			require.NoError(t, err)
+			msgs = append(msgs, kafka.Message{Key: []byte(ev.PartnerID), Value: v})
+		}
+		return msgs
+	}
+	for _, c := range []struct {
+		stream   ingest.Stream
+		stored   stored
+		messages func(t *testing.T, prefix string, n int, now time.Time) []kafka.Message
+	}{
+		{ingest.RequestLogs, requestLogs, requests},
+		{ingest.Orders, orderEvents, orders},
+	} {
+		t.Run(string(c.stream), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, 2)
+			e.topic = e.kafka.Topic(t, string(c.stream), 2)
+			e.group = "group-" + e.topic
+			px := newProxy(t, e.ch.Addr)
+			ctx := context.Background()
+			conn, err := warehouse.Open(ctx, warehouse.Config{Addr: px.Addr(), User: "default"})
+			require.NoError(t, err)
+			t.Cleanup(func() { conn.Close() })
 
-	reg := prometheus.NewRegistry()
-	cfg := e.config()
-	cfg.Conn, cfg.Registerer = conn, reg
-	start(t, cfg)
+			reg := prometheus.NewRegistry()
+			cfg := e.config()
+			cfg.Stream, cfg.Topic, cfg.GroupID = c.stream, e.topic, e.group
+			cfg.Conn, cfg.Registerer = conn, reg
+			start(t, cfg)
 
-	const before, during = 2_000, 3_000
-	now := time.Now().UTC()
-	produce(t, e.kafka.Brokers, e.topic, encode(t, events("before", before, now)))
-	waitDistinct(t, e.ch, before, 30*time.Second)
-	require.Eventually(t, func() bool { return committed(t, e) == before }, 10*time.Second, 50*time.Millisecond)
+			const before, during = 2_000, 3_000
+			now := time.Now().UTC()
+			produce(t, e.kafka.Brokers, e.topic, c.messages(t, "before", before, now))
+			c.stored.waitDistinct(t, e.ch, before, 30*time.Second)
+			require.Eventually(t, func() bool { return committed(t, e) == before }, 10*time.Second, 50*time.Millisecond)
 
-	px.Cut()
-	produce(t, e.kafka.Brokers, e.topic, encode(t, events("during", during, now)))
-	require.Eventually(t, func() bool { return metric(t, reg, "steller_ingest_insert_retries_total") >= 3 }, 30*time.Second, 50*time.Millisecond,
-		"the ingest retries while ClickHouse is unreachable")
-	time.Sleep(2 * time.Second) // a longer outage, with backoff at its cap
-	_, distinct := counts(t, e.ch)
-	assert.Equal(t, uint64(before), distinct, "nothing stored during the outage")
-	assert.Equal(t, int64(before), committed(t, e), "nothing committed during the outage")
-	assert.Positive(t, metric(t, reg, "steller_ingest_insert_errors_total"))
+			px.Cut()
+			produce(t, e.kafka.Brokers, e.topic, c.messages(t, "during", during, now))
+			require.Eventually(t, func() bool { return metric(t, reg, "steller_ingest_insert_retries_total") >= 3 }, 30*time.Second, 50*time.Millisecond,
+				"the ingest retries while ClickHouse is unreachable")
+			// A longer outage: three more retries, with the backoff at its cap.
+			retried := metric(t, reg, "steller_ingest_insert_retries_total")
+			require.Eventually(t, func() bool { return metric(t, reg, "steller_ingest_insert_retries_total") >= retried+3 }, 30*time.Second,
+				50*time.Millisecond, "the ingest keeps retrying")
+			_, distinct := c.stored.counts(t, e.ch)
+			assert.Equal(t, uint64(before), distinct, "nothing stored during the outage")
+			assert.Equal(t, int64(before), committed(t, e), "nothing committed during the outage")
+			assert.Positive(t, metric(t, reg, "steller_ingest_insert_errors_total"))
 
-	px.Restore()
-	waitDistinct(t, e.ch, before+during, 60*time.Second)
-	assert.Eventually(t, func() bool { return committed(t, e) == before+during }, 10*time.Second, 50*time.Millisecond)
-	var final uint64
-	require.NoError(t, e.ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+e.ch.Database+"`.request_logs FINAL").Scan(&final))
-	assert.Equal(t, uint64(before+during), final)
-	raw, _ := counts(t, e.ch)
-	t.Logf("after the outage: %d raw rows for %d events, %.0f failed insert attempts", raw, before+during,
-		metric(t, reg, "steller_ingest_insert_errors_total"))
+			px.Restore()
+			c.stored.waitDistinct(t, e.ch, before+during, 60*time.Second)
+			assert.Eventually(t, func() bool { return committed(t, e) == before+during }, 10*time.Second, 50*time.Millisecond)
+			var final uint64
+			require.NoError(t, e.ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+e.ch.Database+"`."+c.stored.table+" FINAL").Scan(&final))
+			assert.Equal(t, uint64(before+during), final)
+			raw, _ := c.stored.counts(t, e.ch)
+			t.Logf("after the outage: %d raw rows for %d events, %.0f failed insert attempts", raw, before+during,
+				metric(t, reg, "steller_ingest_insert_errors_total"))
+		})
+	}
 }
 
 // childEnv carries the child's configuration (JSON) when the test binary runs as the

@@ -154,27 +154,47 @@ func (r running) stop(t testing.TB) error {
 	}
 }
 
+// stored names a stream's table and the column its events are deduplicated by.
+type stored struct{ table, id string }
+
+var (
+	requestLogs = stored{"request_logs", "request_id"}
+	orderEvents = stored{"order_events", "event_id"}
+)
+
 // counts returns raw rows and distinct request ids in request_logs.
 func counts(t testing.TB, ch testenv.ClickHouse) (raw, distinct uint64) {
 	t.Helper()
+	return requestLogs.counts(t, ch)
+}
+
+// counts returns the table's raw rows and distinct ids.
+func (s stored) counts(t testing.TB, ch testenv.ClickHouse) (raw, distinct uint64) {
+	t.Helper()
 	require.NoError(t, ch.Conn.QueryRow(context.Background(),
-		"SELECT count(), uniqExact(request_id) FROM `"+ch.Database+"`.request_logs").Scan(&raw, &distinct))
+		"SELECT count(), uniqExact("+s.id+") FROM `"+ch.Database+"`."+s.table).Scan(&raw, &distinct))
 	return raw, distinct
 }
 
 // waitDistinct waits until request_logs holds want distinct request ids.
 func waitDistinct(t testing.TB, ch testenv.ClickHouse, want uint64, within time.Duration) {
 	t.Helper()
+	requestLogs.waitDistinct(t, ch, want, within)
+}
+
+// waitDistinct waits until the table holds want distinct ids.
+func (s stored) waitDistinct(t testing.TB, ch testenv.ClickHouse, want uint64, within time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	var got uint64
 	for time.Now().Before(deadline) {
-		if _, got = counts(t, ch); got >= want {
-			require.Equal(t, want, got, "more distinct request ids than produced")
+		if _, got = s.counts(t, ch); got >= want {
+			require.Equal(t, want, got, "more distinct ids in %s than produced", s.table)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("request_logs has %d distinct request ids after %s, want %d", got, within, want)
+	t.Fatalf("%s has %d distinct %s after %s, want %d", s.table, got, s.id, within, want)
 }
 
 // committed sums the group's committed offsets over the topic's partitions (-1 per

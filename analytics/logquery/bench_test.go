@@ -3,14 +3,15 @@ package logquery_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/logquery"
+	"github.com/steller/platform/analytics/schema/schematest"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/latency"
 )
 
 // Benchmark data: 10,000,000 requests of 1,000 partners over 30 days (two monthly
@@ -24,57 +25,15 @@ const (
 
 var benchStart = time.Date(2026, 2, 15, 0, 0, 0, 0, time.UTC)
 
-// benchSeedSQL generates rows numbers [offset, offset+count) on the server. Partner
-// n%1000 gets one row per 259.2 s step (n/1000), at a hashed offset within the step.
-func benchSeedSQL(database string, offset, count int) string {
-	return fmt.Sprintf(`INSERT INTO %s.request_logs (ts, timestamp_ms, request_id, partner_id, workspace_id, key_id,
-    environment, method, path, route, status, latency_total_us, latency_upstream_us, latency_edge_us, client_ip,
-    user_agent, request_bytes, response_bytes, decision, denial_code, schema_version, ingested_at)
-SELECT toDateTime(intDiv(ms, 1000)), ms, concat('req_', lower(hex(sipHash128(toString(number))))),
-    concat('ptr_', toString(number %% %[4]d)), concat('ws_', toString(number %% %[4]d)),
-    concat('key_', toString(number %% %[4]d), '_', toString(number %% 3)),
-    if(h %% 4 = 0, 'live', 'test'), if(ri = 2, 'POST', 'GET'),
-    arrayElement(['/v1/catalog', '/v1/orders', '/v1/orders/ord_1', '/v1/balance', '/v1/catalog/prd_1', '/v1/orders', '/v2/nope', '/v1/webhooks/test'], ri),
-    arrayElement(['catalog.list', 'orders.create', 'orders.get', 'balance.get', 'catalog.get', 'orders.list', 'unknown', 'webhooks.test'], ri),
-    toUInt16(multiIf(r < 3, 404, r < 5, 401, r < 7, 500, 200)),
-    toUInt64(1000 + h %% 200000), toUInt64(800 + h %% 160000), toUInt64(200), '203.0.113.7', 'bench',
-    toUInt64(100), toUInt64(1000 + h %% 5000), if(r >= 3 AND r < 5, 'deny', 'allow'),
-    if(r >= 3 AND r < 5, 'invalid_key', ''), toUInt8(1), now()
-FROM (
-    SELECT number, intHash32(number) AS h, intHash32(number + 1) %% 100 AS r,
-        toUInt8(intHash32(number + 2) %% 8 + 1) AS ri,
-        toUInt64(%[5]d + intDiv(number, %[4]d) * 259200 + intHash32(number + 3) %% 259200) AS ms
-    FROM numbers(%[2]d, %[3]d)
-)`, warehouse.QuoteIdentifier(database), offset, count, benchPartners, benchStart.UnixMilli())
-}
+// benchSeed is the benchmark's request log: partner n%1000 gets one row per 259.2 s step
+// (n/1000), at a hashed offset within the step.
+var benchSeed = schematest.Seed{Rows: benchRows, Partners: benchPartners, Start: benchStart, Span: 30 * 24 * time.Hour}
 
 // timings runs query n times, each for the next partner, and returns the sorted
 // latencies.
-func timings(b *testing.B, n int, query func(partner string) error) []time.Duration {
+func timings(b *testing.B, n int, query func(partner string) error) latency.Samples {
 	b.Helper()
-	out := make([]time.Duration, 0, n)
-	for i := range n {
-		partner := fmt.Sprintf("ptr_%d", (i*37)%benchPartners)
-		start := time.Now()
-		require.NoError(b, query(partner))
-		out = append(out, time.Since(start))
-	}
-	slices.Sort(out)
-	return out
-}
-
-func pct(sorted []time.Duration, p int) float64 {
-	i := (len(sorted)*p+99)/100 - 1
-	return float64(sorted[max(i, 0)].Microseconds()) / 1000
-}
-
-// report records p50 and p95 in milliseconds, and the p95 ratio to a baseline if any.
-func report(b *testing.B, d []time.Duration, baseline []time.Duration) {
-	b.ReportMetric(pct(d, 50), "p50_ms")
-	b.ReportMetric(pct(d, 95), "p95_ms")
-	if baseline != nil {
-		b.ReportMetric(pct(d, 95)/pct(baseline, 95), "p95_x_baseline")
-	}
+	return latency.Measure(b, 0, n, func(i int) error { return query(fmt.Sprintf("ptr_%d", (i*37)%benchPartners)) })
 }
 
 // BenchmarkQueries measures the log explorer's filtered page and the 30-day usage query
@@ -88,7 +47,7 @@ func BenchmarkQueries(b *testing.B) {
 	b.Run("seed_10M_rows_server_side", func(b *testing.B) {
 		start := time.Now()
 		for off := 0; off < benchRows; off += benchChunk {
-			require.NoError(b, s.ch.Conn.Exec(ctx, benchSeedSQL(s.ch.Database, off, benchChunk)))
+			require.NoError(b, s.ch.Conn.Exec(ctx, benchSeed.RequestLogsSQL(s.ch.Database, off, benchChunk)))
 		}
 		seeded := time.Since(start)
 		// Measure the steady state, not the background merges that follow a bulk load.
@@ -123,13 +82,13 @@ func BenchmarkQueries(b *testing.B) {
 			return err
 		}
 	}
-	var unfiltered, rawUsage []time.Duration
+	var unfiltered, rawUsage latency.Samples
 	b.Run("log_page_first_unfiltered_baseline", func(b *testing.B) {
 		unfiltered = timings(b, benchQueries, page(logquery.Filter{}))
-		report(b, unfiltered, nil)
+		latency.Report(b, unfiltered, nil)
 	})
 	b.Run("log_page_4xx_route_50", func(b *testing.B) {
-		report(b, timings(b, benchQueries, page(logquery.Filter{StatusClass: 4, Route: "orders.get"})), unfiltered)
+		latency.Report(b, timings(b, benchQueries, page(logquery.Filter{StatusClass: 4, Route: "orders.get"})), unfiltered)
 	})
 
 	q := logquery.UsageQuery{From: benchStart, To: benchStart.AddDate(0, 0, 30), Interval: logquery.IntervalDay}
@@ -147,10 +106,10 @@ func BenchmarkQueries(b *testing.B) {
 			}
 			return r.Err()
 		})
-		report(b, rawUsage, nil)
+		latency.Report(b, rawUsage, nil)
 	})
 	b.Run("usage_30d_day_all_figures", func(b *testing.B) {
-		report(b, timings(b, benchQueries, func(partner string) error {
+		latency.Report(b, timings(b, benchQueries, func(partner string) error {
 			q.PartnerID = partner
 			u, err := s.store.Usage(ctx, q)
 			if err == nil && len(u.Series) == 0 {
@@ -165,6 +124,6 @@ func BenchmarkQueries(b *testing.B) {
 			_, err := s.store.UsageByPartner(ctx, q.From, q.To, 20)
 			return err
 		})
-		report(b, d, nil)
+		latency.Report(b, d, nil)
 	})
 }

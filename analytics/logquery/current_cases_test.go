@@ -297,5 +297,11 @@ func twinCases(t *testing.T, db string, rows []logquery.Row) []builderCase {
 				"UsageByPartner", logquery.ValidatePartnerUsage(w.From, w.To, limit), sql, args)
 		}
 	}
+	for _, partner := range append(twinPartners, "ptr_none") {
+		for _, until := range []time.Time{twinBase.Add(3 * time.Hour), twinBase.Add(25 * time.Hour), twinBase.Add(49 * time.Hour)} {
+			sql, args := logquery.StuckSince(db, partner, until.Add(-logquery.StuckWindow), until)
+			add(fmt.Sprintf("StuckSince %s until %s", partner, until.Format(time.DateTime)), "StuckSince", nil, sql, args)
+		}
+	}
 	return cases
 }

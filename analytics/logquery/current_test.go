@@ -15,15 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/logquery"
-	"github.com/steller/platform/analytics/schema"
-	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/analytics/schema/schematest"
 	"github.com/steller/platform/internal/chcurrent"
 	"github.com/steller/platform/internal/testenv"
 )
 
-// twin is the same database on both engines: the 18.16 server of the tests and current
-// ClickHouse (chdb, internal/chcurrent), with every migration applied and the same rows.
+// twin is the same database on both engines (schematest.Twin), with short names for its
+// parts.
 type twin struct {
+	schematest.Twin
 	old testenv.ClickHouse
 	cur *chcurrent.Session
 	db  string
@@ -31,48 +31,26 @@ type twin struct {
 
 func newTwin(t *testing.T) twin {
 	t.Helper()
-	ctx := context.Background()
-	old := testenv.NewClickHouse(t)
-	require.NoError(t, schema.Migrate(ctx, old.Conn, old.Database))
-	cur := chcurrent.Shared(t)
-	cur.CreateDatabase(t, old.Database)
-	migrations, err := schema.Migrations()
-	require.NoError(t, err)
-	for _, m := range migrations { // as schema.Migrate applies them, without its bookkeeping
-		stmts, err := m.Statements(old.Database)
-		require.NoError(t, err)
-		_, err = cur.Run(ctx, stmts...)
-		require.NoError(t, err, "migration %s fails on current ClickHouse %s", m.Name, cur.Version())
-	}
-	return twin{old: old, cur: cur, db: old.Database}
+	tw := schematest.NewTwin(t)
+	return twin{Twin: tw, old: tw.Old, cur: tw.Cur, db: tw.Database}
 }
 
 // insert stores rows in one batch on each engine, as the ingest does (a second call with
 // the same rows is a redelivery).
 func (tw twin) insert(t *testing.T, rows []logquery.Row) {
 	t.Helper()
-	ctx := context.Background()
-	res, err := tw.cur.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = 'request_logs'", tw.db)
+	res, err := tw.cur.Query(context.Background(), "SELECT name FROM system.columns WHERE database = ? AND table = 'request_logs'", tw.db)
 	require.NoError(t, err)
 	var tableColumns []string
 	for _, r := range res.Rows {
 		tableColumns = append(tableColumns, strings.Trim(r[0], `"`))
 	}
 	columns, values := rowColumns(tableColumns)
-	insert := "INSERT INTO " + warehouse.QuoteIdentifier(tw.db) + ".request_logs (" + strings.Join(columns, ", ") + ")"
-
-	batch, err := tw.old.Conn.PrepareBatch(ctx, insert)
-	require.NoError(t, err)
-	var tuples []string
-	var args []any
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
-	for _, r := range rows {
-		require.NoError(t, batch.Append(values(r)...))
-		tuples = append(tuples, tuple)
-		args = append(args, values(r)...)
+	batch := make([][]any, len(rows))
+	for i, r := range rows {
+		batch[i] = values(r)
 	}
-	require.NoError(t, batch.Send())
-	require.NoError(t, tw.cur.Exec(ctx, insert+" VALUES "+strings.Join(tuples, ", "), args...), "insert on current ClickHouse")
+	tw.Insert(t, "request_logs", columns, batch)
 }
 
 // Every query builder's SQL, with its arguments bound, runs on current ClickHouse after
@@ -97,7 +75,7 @@ func TestBuildersRunOnCurrentClickHouseAndAnswerAsOn1816(t *testing.T) {
 			want, err := chcurrent.Collect(rows)
 			require.NoError(t, err)
 			assert.Equal(t, want.Columns, got.Columns, "columns: 18.16 (expected) and current ClickHouse (actual) differ")
-			assert.Equal(t, resultLines(want), resultLines(got), "rows: 18.16 (expected) and current ClickHouse (actual) differ\n%s", c.sql)
+			assert.Equal(t, schematest.Lines(want), schematest.Lines(got), "rows: 18.16 (expected) and current ClickHouse (actual) differ\n%s", c.sql)
 			if len(got.Rows) > 0 {
 				nonEmpty[c.builder]++
 			}
@@ -107,7 +85,7 @@ func TestBuildersRunOnCurrentClickHouseAndAnswerAsOn1816(t *testing.T) {
 		})
 	}
 	// The comparison means something only if the answers have rows.
-	for _, b := range []string{"LogPage", "GetRequest", "UsageSeries", "UsageRoutes", "UsageTopErrors", "UsageByPartner"} {
+	for _, b := range []string{"LogPage", "GetRequest", "UsageSeries", "UsageRoutes", "UsageTopErrors", "UsageByPartner", "StuckSince"} {
 		assert.Positive(t, nonEmpty[b], "every case of %s answered no rows", b)
 	}
 
@@ -216,13 +194,4 @@ func types(e ast.Expr) string {
 		}
 	}
 	return "?"
-}
-
-// resultLines shows a result one row a line, for readable diffs.
-func resultLines(r chcurrent.Result) string {
-	var b strings.Builder
-	for _, row := range r.Rows {
-		b.WriteString(strings.Join(row, " ") + "\n")
-	}
-	return b.String()
 }

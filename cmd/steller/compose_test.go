@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/internal/config"
@@ -129,8 +133,9 @@ func TestComposeRunsCurrentClickHouseAndKRaftKafka(t *testing.T) {
 	assert.True(t, slices.ContainsFunc(project.Services["migrate"].Command, func(s string) bool { return s == "migrate" }))
 }
 
-// The edge (Kong's plugin) signs what it forwards and the sandbox verifies it: both must
-// hold the same secrets, and the sandbox must not be published beside Kong.
+// The edge (Kong's plugin) signs what it forwards and the sandbox and the live vendor
+// verify it: all must hold the same secrets, and neither upstream may be published beside
+// Kong.
 func TestComposeEdgeAndSandboxShareTheSigningSecrets(t *testing.T) {
 	t.Parallel()
 	project := loadCompose(t)
@@ -140,9 +145,54 @@ func TestComposeEdgeAndSandboxShareTheSigningSecrets(t *testing.T) {
 		return *v
 	}
 	assert.Equal(t, secrets("kong"), secrets("sandbox"))
+	assert.Equal(t, secrets("kong"), secrets("live-vendor"))
 	_, err := edgesign.ParseSecrets(strings.Split(secrets("kong"), ","))
 	assert.NoError(t, err)
 	assert.Empty(t, project.Services["sandbox"].Ports, "only Kong reaches the sandbox")
+	assert.Empty(t, project.Services["live-vendor"].Ports, "only Kong reaches the live vendor")
+}
+
+// Kong's plugin sends test keys to the compose sandbox and live keys to the compose live
+// vendor stand-in, at the addresses those services listen on, and Kong waits for both.
+func TestComposeKongRoutesKeysToTheComposeVendors(t *testing.T) {
+	t.Parallel()
+	project := loadCompose(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "kong", "kong.yml"))
+	require.NoError(t, err)
+	var kong struct {
+		Services []struct {
+			Plugins []struct {
+				Name   string         `yaml:"name"`
+				Config map[string]any `yaml:"config"`
+			} `yaml:"plugins"`
+		} `yaml:"services"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &kong))
+	var cfg map[string]any
+	for _, s := range kong.Services {
+		for _, p := range s.Plugins {
+			if p.Name == "steller-edge" {
+				cfg = p.Config
+			}
+		}
+	}
+	require.NotNil(t, cfg, "kong.yml has no steller-edge plugin")
+	for field, svc := range map[string]string{"sandbox_upstream_url": "sandbox", "live_upstream_url": "live-vendor"} {
+		u, err := url.Parse(fmt.Sprint(cfg[field]))
+		require.NoError(t, err, field)
+		assert.Equal(t, svc, u.Hostname(), "%s names the compose service %s", field, svc)
+		var addr string
+		for k, v := range project.Services[svc].Environment {
+			if strings.HasSuffix(k, "_ADDR") && v != nil {
+				addr = *v
+			}
+		}
+		_, port, ok := strings.Cut(addr, ":")
+		require.True(t, ok, "%s has no listen address", svc)
+		assert.Equal(t, port, u.Port(), "%s: %s listens on %s", field, svc, addr)
+		dep, ok := project.Services["kong"].DependsOn[svc]
+		assert.True(t, ok && dep.Condition == "service_healthy", "kong waits for %s to be healthy", svc)
+	}
 }
 
 // The control plane's readiness (which names failing dependencies) is on its operations

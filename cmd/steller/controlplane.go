@@ -19,8 +19,10 @@ import (
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/explorer"
+	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/control-plane/portal"
 	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
@@ -149,6 +151,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	explorer.Register(a.Huma(), explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()})
+	progress, err := onboarding.New(onboarding.Config{Milestones: pool, Activity: logs, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	onboarding.Register(a.Huma(), onboarding.Deps{Service: progress, RBAC: a.Checker()})
 	cp.consoleEdge = c.ConsoleEdgeURL
 	orders, err := console.OrderLimiter(pool, quotaRate(c.ConsoleOrderLimit), nil)
 	if err != nil {
@@ -175,6 +182,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
+	site, err := portal.New(portal.Config{Version: version, EdgeURL: func() string { return cp.consoleEdge }, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	site.Register(a.Mux())
 	// Edge endpoints sit beside the API, outside its session middleware: edges present the
 	// edge token instead.
 	a.Mux().Handle(edgesync.MountPath, sync.Handler())

@@ -81,7 +81,7 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 	base := cp.URL()
 
 	// Docs and the OpenAPI document, served with no internet.
-	for _, path := range []string{"/openapi.json", "/docs", "/healthz"} {
+	for _, path := range []string{"/openapi.json", "/docs/api", "/", "/docs/quickstart", "/healthz"} {
 		assert.Equal(t, http.StatusOK, call(t, http.MethodGet, base+path, "", nil, nil), path)
 	}
 

@@ -16,12 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/steller/platform/analytics/topic"
-	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/internal/config"
-	"github.com/steller/platform/internal/devupstream"
 	"github.com/steller/platform/internal/localstack"
-	"github.com/steller/platform/internal/server"
 )
 
 var devSpec = config.Spec{Settings: []string{
@@ -29,8 +26,8 @@ var devSpec = config.Spec{Settings: []string{
 	config.ClickHouseDatabase, config.ControlPlaneAddr, config.ControlPlaneOps, config.ShutdownTimeout, config.PortOffset,
 	config.GatewayAddr, config.GatewayOpsAddr, config.IngestAddr, config.IngestGroup, config.IngestBatchSize,
 	config.IngestFlush, config.RetentionDays, config.RequestLogTopic,
-	config.OrderEventTopic, config.SandboxAddr, config.SandboxDelay, config.WebhookDelivery, config.WebhookConcurrency,
-	config.MilestoneDetector, config.MilestoneGroup,
+	config.OrderEventTopic, config.SandboxAddr, config.SandboxDelay, config.LiveVendorAddr, config.LiveVendorDelay,
+	config.WebhookDelivery, config.WebhookConcurrency, config.MilestoneDetector, config.MilestoneGroup,
 }}
 
 func devCommand() *cli.Command {
@@ -126,7 +123,12 @@ func runDev(ctx context.Context, c config.Config) error {
 		return err
 	}
 	defer vendor.Close()
-	gw, err := newDevGateway(ctx, c, logger, stack.Dir, cp.URL(), secrets.EdgeToken, vendor.URL())
+	liveVendor, err := newLiveVendor(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer liveVendor.Close()
+	gw, err := newDevGateway(ctx, c, logger, stack.Dir, cp.URL(), secrets.EdgeToken, vendor.URL(), liveVendor.URL())
 	if err != nil {
 		return err
 	}
@@ -140,6 +142,7 @@ func runDev(ctx context.Context, c config.Config) error {
 	group.Go(func() error { return cp.Run(ctx) })
 	group.Go(func() error { return gw.Run(ctx) })
 	group.Go(func() error { return vendor.Run(ctx) })
+	group.Go(func() error { return liveVendor.Run(ctx) })
 	group.Go(func() error { return in.Run(ctx) })
 	group.Go(func() error {
 		// The banner's curl must work when it appears: wait for the gateway's first keys.
@@ -148,35 +151,22 @@ func runDev(ctx context.Context, c config.Config) error {
 		if err := gw.WaitReady(waitCtx); err != nil && ctx.Err() == nil {
 			logger.Warn("gateway has no keys yet; the banner's curl may be refused until it has", "err", err)
 		}
-		printBanner(c, cp, gw, in, vendor, secrets, stack, ports)
+		printBanner(c, cp, gw, in, vendor, liveVendor, secrets, stack, ports)
 		return nil
 	})
 	return group.Wait()
 }
 
 // newDevGateway runs the built-in gateway against the local control plane (keys by edge
-// sync, policies as bundles): test keys reach the sandbox vendor, live keys an echo
-// upstream that stands in for the production gift-card API.
-func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken, sandboxURL string) (*edgeGateway, error) {
-	verifier, err := edgesign.NewVerifier(edgesign.VerifierConfig{Secrets: c.EdgeSigningSecrets, Window: c.EdgeSignatureWindow})
-	if err != nil {
-		return nil, err
-	}
-	upstream, err := server.New(server.Config{Name: "dev-live-upstream", Addr: "127.0.0.1:0", Handler: devupstream.Handler(verifier), Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	c.SandboxUpstreamURL, c.LiveUpstreamURL = sandboxURL, upstream.URL()
+// sync, policies as bundles): test keys reach the sandbox vendor, live keys the live
+// vendor stand-in that takes the production gift-card API's place.
+func newDevGateway(ctx context.Context, c config.Config, logger *slog.Logger, dataDir, controlPlane, edgeToken, sandboxURL, liveURL string) (*edgeGateway, error) {
+	c.SandboxUpstreamURL, c.LiveUpstreamURL = sandboxURL, liveURL
 	c.ControlPlaneURL, c.EdgeToken = controlPlane, edgeToken
 	c.PolicyBundleURL = controlPlane + policy.BundlePath
 	c.EdgeSnapshotPath = filepath.Join(dataDir, "edge-snapshot.json")
 	c.SpoolDir, c.SpoolMaxBytes = filepath.Join(dataDir, "spool", "gateway"), 256<<20
-	gw, err := newEdgeGateway(ctx, c, logger)
-	if err != nil {
-		return nil, err
-	}
-	gw.workers = append(gw.workers, upstream.Run)
-	return gw, nil
+	return newEdgeGateway(ctx, c, logger)
 }
 
 // runInstallScript runs the project's install script for the local servers; steller dev
@@ -191,14 +181,15 @@ func runInstallScript(ctx context.Context) error {
 	return cmd.Run()
 }
 
-func printBanner(c config.Config, cp *controlPlane, gw *edgeGateway, in, vendor *service, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
+func printBanner(c config.Config, cp *controlPlane, gw *edgeGateway, in, vendor, liveVendor *service, s *devSecrets, stack *localstack.Stack, p localstack.Ports) {
 	fmt.Fprintf(os.Stdout, `
 Steller is running locally. Ctrl-C stops everything.
 
   Control plane   %[1]s   (health %[1]s/healthz; operations %[17]s/readyz, /metrics)
-  API docs        %[1]s/docs   (OpenAPI: partner API %[1]s/openapi/partner.json, control plane %[1]s/openapi.json)
+  Portal          %[1]s/   (guides %[1]s/docs, API reference %[1]s/docs/api; OpenAPI %[1]s/openapi/partner.json, %[1]s/openapi.json)
   Gateway         %[7]s   (health %[8]s/healthz, readiness /readyz, metrics /metrics)
   Sandbox vendor  %[16]s   (the upstream of test keys; reach it through the gateway)
+  Live vendor     %[18]s   (the upstream of live keys, standing in for the production gift-card API; reach it through the gateway)
   Ingest          %[14]s/metrics   (request logs: Kafka to ClickHouse %[3]s, table %[15]s.request_logs)
   Sandbox key     %[9]s
   Demo partner    %[10]s / %[11]s
@@ -217,5 +208,5 @@ seconds; GET /v1/orders/{id} shows the card), and sign in to the API as the demo
        -d '{"email":"%[10]s","password":"%[11]s"}'
 `, cp.URL(), stack.Postgres.URL("steller"), stack.ClickHouse.Addr(), strconv.Itoa(p.ClickHouseHTTP), c.KafkaBrokers, stack.Dir,
 		gw.URL(), gw.OpsURL(), s.SandboxKey, s.DemoEmail, s.DemoPassword, s.AdminEmail, s.AdminPassword,
-		in.URL(), c.ClickHouseDatabase, vendor.URL(), cp.OpsURL())
+		in.URL(), c.ClickHouseDatabase, vendor.URL(), cp.OpsURL(), liveVendor.URL())
 }

@@ -41,6 +41,8 @@ var adminLine = regexp.MustCompile(`Platform admin\s+(\S+) / (\S+)`)
 var clickhouseLine = regexp.MustCompile(`ClickHouse\s+(\S+) \(native\)`)
 var postgresLine = regexp.MustCompile(`PostgreSQL\s+(postgres://\S+)`)
 var sandboxLine = regexp.MustCompile(`Sandbox vendor\s+(http://\S+)`)
+var liveVendorLine = regexp.MustCompile(`Live vendor\s+(http://\S+)`)
+var kafkaLine = regexp.MustCompile(`Kafka\s+\[([^\]]+)\]`)
 
 type devRun struct {
 	cmd           *exec.Cmd
@@ -49,6 +51,8 @@ type devRun struct {
 	gateway       string
 	gatewayOps    string
 	sandbox       string
+	liveVendor    string
+	kafka         []string
 	key           string
 	demoEmail     string
 	demoPassword  string
@@ -75,12 +79,20 @@ func devDataDir(t *testing.T) (dataDir, pgDir string) {
 }
 
 // startDev runs `steller dev` on its own data dir and ports (its servers' ports moved by
-// portOffset, so two tests' instances do not meet) and waits for its banner.
+// portOffset, so two tests' instances do not meet) and waits for its banner. When
+// STELLER_PORT_OFFSET is set, it replaces portOffset, so an engineer running one such test
+// at a time beside others' stacks can give it a free offset.
 func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 	t.Helper()
+	if v := os.Getenv("STELLER_PORT_OFFSET"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "STELLER_PORT_OFFSET")
+		portOffset = n
+	}
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", strconv.Itoa(portOffset),
 		"--control-plane-addr", "127.0.0.1:0", "--control-plane-ops-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
-		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms")
+		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms",
+		"--live-vendor-addr", "127.0.0.1:0", "--live-vendor-completion-delay", "300ms")
 	cmd.Env = append(os.Environ(), "STELLER_KAFKA_BROKERS=", "KAFKA_BROKERS=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -107,6 +119,12 @@ func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 			}
 			if m := sandboxLine.FindStringSubmatch(line); m != nil {
 				run.sandbox = m[1]
+			}
+			if m := liveVendorLine.FindStringSubmatch(line); m != nil {
+				run.liveVendor = m[1]
+			}
+			if m := kafkaLine.FindStringSubmatch(line); m != nil {
+				run.kafka = strings.Fields(m[1])
 			}
 			if m := keyLine.FindStringSubmatch(line); m != nil {
 				run.key = m[1]

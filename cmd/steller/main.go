@@ -1,7 +1,7 @@
 // Command steller is the one binary of the Steller platform: each long-running service is
-// a subcommand (control-plane, gateway, ingest, sandbox), plus `steller migrate`,
-// `steller backfill milestones`, the local server stack (`steller stack`) and
-// `steller dev`, which runs the whole platform on this machine.
+// a subcommand (control-plane, gateway, ingest, sandbox, live-vendor), plus
+// `steller migrate`, `steller backfill milestones`, the local server stack
+// (`steller stack`) and `steller dev`, which runs the whole platform on this machine.
 package main
 
 import (
@@ -37,6 +37,7 @@ func serviceSpecs() map[string]config.Spec {
 		"ingest":        ingestSpec,
 		"migrate":       migrateSpec,
 		"sandbox":       sandboxSpec,
+		"live-vendor":   liveVendorSpec,
 	}
 }
 
@@ -53,6 +54,7 @@ func rootCommand() *cli.Command {
 			gatewayCommand(),
 			ingestCommand(),
 			sandboxCommand(),
+			liveVendorCommand(),
 			migrateCommand(),
 			stackCommand(),
 			createAdminCommand(),

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/internal/localstack"
 )
 
 // nobody is the unprivileged account the test runs the stack as when it runs as root.
@@ -70,7 +72,7 @@ func TestStackRunsForAUserWhoIsNotRoot(t *testing.T) {
 	pids := []int{readPid(t, filepath.Join(stackDir, "postgres.pid")), readPid(t, filepath.Join(stackDir, "clickhouse.pid"))}
 	stack("down")
 	for _, pid := range pids {
-		assert.False(t, running(pid), "pid %d still runs after stack down", pid)
+		assert.False(t, localstack.Alive(pid), "pid %d still runs after stack down", pid)
 	}
 }
 
@@ -98,18 +100,6 @@ func readPid(t *testing.T, path string) int {
 	pid, err := strconv.Atoi(strings.Fields(string(raw))[0])
 	require.NoError(t, err, "%s: %q", path, raw)
 	return pid
-}
-
-// running reports whether pid is a live process: one that exists and is not a zombie
-// waiting for init to reap it.
-func running(pid int) bool {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // processUID is the real uid of a running process, from /proc.

@@ -175,7 +175,7 @@ func TestOpenAPIAndOfflineDocs(t *testing.T) {
 	assert.Contains(t, doc.Components.SecuritySchemes, "sessionCookie")
 	assert.Contains(t, body, `"additionalProperties":false`, "request bodies reject unknown fields")
 
-	resp, page := fetch("/docs")
+	resp, page := fetch("/docs/api")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 	assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "default-src 'self'")

@@ -11,9 +11,9 @@ import (
 // docsAssets are the docs page's own start script (docsassets/init.js) and, in
 // docsassets/vendor, Swagger UI's distribution files (Apache-2.0, with its LICENSE and
 // NOTICE), which `scripts/install.sh web` copies from the swagger-ui-dist package that
-// package-lock.json pins. They are served from the binary so /docs renders with no internet
+// package-lock.json pins. They are served from the binary so /docs/api renders with no internet
 // access. The directory is embedded, not the files, so the package compiles before that
-// install; /docs then says what to run.
+// install; /docs/api then says what to run.
 //
 //go:embed docsassets
 var docsAssets embed.FS
@@ -36,7 +36,7 @@ type docsDocument struct {
 	URL  string `json:"url"`
 }
 
-// docsDocuments are the documents /docs presents, the first shown by default: what a
+// docsDocuments are the documents /docs/api presents, the first shown by default: what a
 // partner integrates with first, then what it manages its account with, then the platform
 // admins' operations.
 var docsDocuments = []docsDocument{
@@ -89,7 +89,7 @@ func registerDocs(mux *http.ServeMux) {
 
 // serveDocs serves the docs page on mux and the files of assets under /docs/assets/:
 // init.js from assets, the rest from its vendor directory. Without Swagger UI's files,
-// /docs is a 503 page saying how to install them, never a page whose scripts are missing.
+// /docs/api is a 503 page saying how to install them, never a page whose scripts are missing.
 func serveDocs(mux *http.ServeMux, assets fs.FS) {
 	vendor := mustSub(assets, "vendor")
 	var missing []string
@@ -102,7 +102,7 @@ func serveDocs(mux *http.ServeMux, assets fs.FS) {
 	if len(missing) > 0 {
 		status, page = http.StatusServiceUnavailable, renderDocsPage("missing", missing)
 	}
-	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /docs/api", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", docsCSP)
 		w.WriteHeader(status)

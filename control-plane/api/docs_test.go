@@ -57,7 +57,7 @@ func TestDocsOffersThePartnerManagementAndAdminDocuments(t *testing.T) {
 	t.Parallel()
 	get := setupDocs(t, nil)
 
-	page := get("/docs")
+	page := get("/docs/api")
 	require.Equal(t, http.StatusOK, page.Code,
 		"Swagger UI's files are not installed in control-plane/api/docsassets/vendor: run `bash scripts/install.sh web` (make build does), then test again")
 	assert.Equal(t, "text/html", mediaType(t, page))
@@ -109,7 +109,7 @@ func TestDocsWithoutSwaggerUIIsA503SayingWhatToRun(t *testing.T) {
 	t.Parallel()
 	get := setupDocs(t, fstest.MapFS{"init.js": {Data: []byte("// ours")}})
 
-	page := get("/docs")
+	page := get("/docs/api")
 	assert.Equal(t, http.StatusServiceUnavailable, page.Code)
 	assert.Equal(t, "text/html", mediaType(t, page))
 	assert.Contains(t, page.Header().Get("Content-Security-Policy"), "default-src 'self'")

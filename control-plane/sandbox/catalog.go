@@ -51,30 +51,41 @@ var catalog = []Product{
 }
 
 // Catalog returns a copy of the sandbox's products.
-func Catalog() []Product {
-	out := make([]Product, len(catalog))
-	for i, p := range catalog {
+func Catalog() []Product { return catalogFor(true) }
+
+// LiveCatalog returns a copy of the live vendor stand-in's products: the sandbox's, so an
+// integration built on the sandbox runs unchanged, without the magic product.
+func LiveCatalog() []Product { return catalogFor(false) }
+
+// catalogFor returns the products of a mode with (magic) or without the magic values.
+func catalogFor(magic bool) []Product {
+	out := make([]Product, 0, len(catalog))
+	for _, p := range catalog {
+		if p.ID == ProductInsufficient && !magic {
+			continue
+		}
 		p.Denominations = slices.Clone(p.Denominations)
-		out[i] = p
+		out = append(out, p)
 	}
 	return out
 }
 
-func findProduct(id string) (Product, bool) {
+func findProduct(id string, magic bool) (Product, bool) {
 	for _, p := range catalog {
-		if p.ID == id {
+		if p.ID == id && (magic || p.ID != ProductInsufficient) {
 			return p, true
 		}
 	}
 	return Product{}, false
 }
 
-// checkAmount reports why amount is not acceptable for p, or "" when it is.
-func (p Product) checkAmount(amount int64) string {
+// checkAmount reports why amount is not acceptable for p, or "" when it is; with magic,
+// the magic amounts are acceptable for every product.
+func (p Product) checkAmount(amount int64, magic bool) string {
 	switch {
 	case amount <= 0:
 		return "amount_cents must be a positive number of cents"
-	case amount == AmountOutOfStock || amount == AmountTimeout:
+	case magic && (amount == AmountOutOfStock || amount == AmountTimeout):
 		return ""
 	case len(p.Denominations) > 0:
 		if slices.Contains(p.Denominations, amount) {
@@ -87,9 +98,12 @@ func (p Product) checkAmount(amount int64) string {
 	return ""
 }
 
-// plannedOutcome is what the worker will do with a new order: "completed" or a failure
-// reason.
-func plannedOutcome(amount int64) string {
+// plannedOutcome is what the worker will do with a new order: "completed" or, with magic,
+// the failure reason a magic amount forces.
+func plannedOutcome(amount int64, magic bool) string {
+	if !magic {
+		return StatusCompleted
+	}
 	switch amount {
 	case AmountOutOfStock:
 		return reasonOutOfStock

@@ -43,7 +43,7 @@ func (v *Vendor) routes() *http.ServeMux {
 		mux.Handle(path, v.identified(byPath[path]))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r.Header.Get(identity.HeaderRequestID), codeNotFound, "No such path in the sandbox API.", nil)
+		v.writeProblem(w, r.Header.Get(identity.HeaderRequestID), codeNotFound, "No such path in the partner API.", nil)
 	})
 	return mux
 }
@@ -52,8 +52,9 @@ func (v *Vendor) routes() *http.ServeMux {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller)
 
 // identified refuses requests the edge did not sign (or signed for another request, or
-// too long ago), without the edge's identity headers, or not in the test environment, then
-// dispatches on the method (405 problem otherwise).
+// too long ago), without the edge's identity headers, or not in the mode's environment
+// (test for the sandbox, live for the live stand-in), then dispatches on the method (405
+// problem otherwise).
 func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := v.cfg.Verifier.VerifyRequest(r)
@@ -68,17 +69,17 @@ func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 		c := caller{partnerID: id.PartnerID, workspaceID: id.WorkspaceID, keyID: id.KeyID, requestID: id.RequestID}
 		env := id.Environment
 		if c.partnerID == "" || c.workspaceID == "" || env == "" {
-			writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
+			v.writeProblem(w, c.requestID, codeMissingIdentity, "", nil)
 			return
 		}
-		if env != EnvironmentTest {
-			writeProblem(w, c.requestID, codeNotSandbox, "", nil)
+		if env != v.mode.environment {
+			v.writeProblem(w, c.requestID, v.mode.wrongEnvironment, "", nil)
 			return
 		}
 		h, ok := methods[r.Method]
 		if !ok {
 			w.Header().Set("Allow", strings.Join(slices.Sorted(maps.Keys(methods)), ", "))
-			writeProblem(w, c.requestID, codeMethodNotAllowed, "", nil)
+			v.writeProblem(w, c.requestID, codeMethodNotAllowed, "", nil)
 			return
 		}
 		h(w, r, c)
@@ -86,10 +87,16 @@ func (v *Vendor) identified(methods map[string]handlerFunc) http.Handler {
 }
 
 func (v *Vendor) getCatalog(w http.ResponseWriter, _ *http.Request, _ caller) {
-	writeJSON(w, http.StatusOK, CatalogPage{Products: Catalog()})
+	writeJSON(w, http.StatusOK, CatalogPage{Products: catalogFor(v.mode.magic)})
 }
 
+// getBalance shows the sandbox's fake balance. The live stand-in holds no money, so it has
+// no balance to show and says so, rather than invent a figure.
 func (v *Vendor) getBalance(w http.ResponseWriter, r *http.Request, c caller) {
+	if !v.mode.balance {
+		v.writeProblem(w, c.requestID, codeNoBalance, "", nil)
+		return
+	}
 	cents, currency, err := v.balance(r.Context(), c.partnerID)
 	if err != nil {
 		v.internal(w, c, err)
@@ -101,34 +108,34 @@ func (v *Vendor) getBalance(w http.ResponseWriter, r *http.Request, c caller) {
 func (v *Vendor) getOrder(w http.ResponseWriter, r *http.Request, c caller) {
 	id := r.PathValue("id")
 	if !ident.Valid("ord", id) {
-		writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
+		v.writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
 		return
 	}
-	o, ok, err := getOrder(r.Context(), v.pool, orderByIDSQL, c.partnerID, id)
+	o, ok, err := getOrder(r.Context(), v.pool, v.mode.sql.orderByID, c.partnerID, id)
 	if err != nil {
 		v.internal(w, c, err)
 		return
 	}
 	if !ok {
-		writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
+		v.writeProblem(w, c.requestID, codeOrderNotFound, "", nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, o.order())
+	writeJSON(w, http.StatusOK, o.order(v.mode))
 }
 
 func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
 	key := r.Header.Get(HeaderIdempotencyKey)
 	if key == "" || len(key) > maxIdempotencyKey {
-		writeProblem(w, c.requestID, codeIdempotencyKey, "", nil)
+		v.writeProblem(w, c.requestID, codeIdempotencyKey, "", nil)
 		return
 	}
 	req, ferrs := decodeOrder(w, r)
 	if ferrs != nil {
-		writeProblem(w, c.requestID, codeValidation, "", ferrs)
+		v.writeProblem(w, c.requestID, codeValidation, "", ferrs)
 		return
 	}
-	if ferrs := req.validate(); len(ferrs) > 0 {
-		writeProblem(w, c.requestID, codeValidation, "", ferrs)
+	if ferrs := req.validate(v.mode.magic); len(ferrs) > 0 {
+		v.writeProblem(w, c.requestID, codeValidation, "", ferrs)
 		return
 	}
 	ctx := r.Context()
@@ -137,12 +144,12 @@ func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
 	if v.replay(ctx, w, c, key, hash) {
 		return
 	}
-	if req.ProductID == ProductInsufficient {
-		writeProblem(w, c.requestID, codeInsufficient, "The product "+ProductInsufficient+" is always refused with insufficient_balance.", nil)
+	if v.mode.magic && req.ProductID == ProductInsufficient {
+		v.writeProblem(w, c.requestID, codeInsufficient, "The product "+ProductInsufficient+" is always refused with insufficient_balance.", nil)
 		return
 	}
 	now := v.now()
-	outcome := plannedOutcome(req.AmountCents)
+	outcome := plannedOutcome(req.AmountCents, v.mode.magic)
 	delay := v.cfg.CompletionDelay
 	if outcome == reasonTimeout {
 		delay = v.cfg.TimeoutDelay
@@ -159,7 +166,7 @@ func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
 		// A concurrent request with the same key may have spent the balance on this very
 		// order: then it is a replay, not a refusal.
 		if !v.replay(ctx, w, c, key, hash) {
-			writeProblem(w, c.requestID, codeInsufficient, "", nil)
+			v.writeProblem(w, c.requestID, codeInsufficient, "", nil)
 		}
 	case err != nil:
 		v.internal(w, c, err)
@@ -169,7 +176,7 @@ func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
 		}
 	default:
 		v.nudge()
-		writeJSON(w, http.StatusCreated, row.order())
+		writeJSON(w, http.StatusCreated, row.order(v.mode))
 	}
 }
 
@@ -177,7 +184,7 @@ func (v *Vendor) createOrder(w http.ResponseWriter, r *http.Request, c caller) {
 // order when the request is the same, a problem when it differs. It reports whether it
 // answered.
 func (v *Vendor) replay(ctx context.Context, w http.ResponseWriter, c caller, key string, hash []byte) bool {
-	o, ok, err := getOrder(ctx, v.pool, orderByKeySQL, c.partnerID, key)
+	o, ok, err := getOrder(ctx, v.pool, v.mode.sql.orderByKey, c.partnerID, key)
 	if err != nil {
 		v.internal(w, c, err)
 		return true
@@ -186,11 +193,11 @@ func (v *Vendor) replay(ctx context.Context, w http.ResponseWriter, c caller, ke
 		return false
 	}
 	if !bytes.Equal(o.RequestHash, hash) {
-		writeProblem(w, c.requestID, codeKeyReused, "", nil)
+		v.writeProblem(w, c.requestID, codeKeyReused, "", nil)
 		return true
 	}
 	w.Header().Set(HeaderReplayed, "true")
-	writeJSON(w, http.StatusOK, o.order())
+	writeJSON(w, http.StatusOK, o.order(v.mode))
 	return true
 }
 
@@ -229,7 +236,7 @@ func decodeOrder(w http.ResponseWriter, r *http.Request) (OrderRequest, []proble
 
 func (v *Vendor) internal(w http.ResponseWriter, c caller, err error) {
 	v.logger.Error("sandbox: request failed", "err", err, "partner_id", c.partnerID, "request_id", c.requestID)
-	writeProblem(w, c.requestID, codeInternal, "", nil)
+	v.writeProblem(w, c.requestID, codeInternal, "", nil)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

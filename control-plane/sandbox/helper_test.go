@@ -243,7 +243,12 @@ func (e *env) count(t *testing.T, table, partner string) int {
 		"orders": `SELECT count(*) FROM sandbox_orders WHERE partner_id = $1`,
 		"outbox": `SELECT count(*) FROM sandbox_order_outbox x JOIN sandbox_orders o ON o.id = x.order_id WHERE o.partner_id = $1`,
 		"unsent": `SELECT count(*) FROM sandbox_order_outbox x JOIN sandbox_orders o ON o.id = x.order_id WHERE o.partner_id = $1 AND x.sent_at IS NULL`,
+		// The live mode's tables.
+		"live_orders": `SELECT count(*) FROM live_orders WHERE partner_id = $1`,
+		"live_outbox": `SELECT count(*) FROM live_order_outbox x JOIN live_orders o ON o.id = x.order_id WHERE o.partner_id = $1`,
+		"accounts":    `SELECT count(*) FROM sandbox_accounts WHERE partner_id = $1`,
 	}[table]
+	require.NotEmpty(t, q, "no count query for %s", table)
 	require.NoError(t, e.pool.QueryRow(context.Background(), q, partner).Scan(&n))
 	return n
 }

@@ -64,7 +64,8 @@ var operations = []operation{
 			"another body it answers `422 idempotency_key_reused`. A refused request stores nothing.\n\n" +
 			"Sandbox magic values (test keys): `amount_cents: 13` fails with `vendor_out_of_stock`, " +
 			"`amount_cents: 42` fails with `vendor_timeout` after the timeout delay (both for any product, " +
-			"refunded), and product `" + ProductInsufficient + "` is always refused with `402 insufficient_balance`.",
+			"refunded), and product `" + ProductInsufficient + "` is always refused with `402 insufficient_balance`. " +
+			"Live keys have no magic values: 13 and 42 are ordinary amounts there.",
 		body:     OrderRequest{},
 		ok:       map[int]any{http.StatusCreated: Order{}, http.StatusOK: Order{}},
 		problems: []string{codeIdempotencyKey, codeInsufficient, codeValidation, codeKeyReused},
@@ -78,9 +79,11 @@ var operations = []operation{
 	},
 	{
 		id: "balance.get", method: http.MethodGet, path: "/v1/balance", serve: (*Vendor).getBalance,
-		summary:     "Get the balance",
-		description: "What is left to spend. In the sandbox every partner starts with 100,000 cents of fake USD.",
-		ok:          map[int]any{http.StatusOK: Balance{}},
+		summary: "Get the balance",
+		description: "What is left to spend. In the sandbox every partner starts with 100,000 cents of fake USD. " +
+			"The live vendor stand-in of local runs holds no money and answers `404 balance_not_available`.",
+		ok:       map[int]any{http.StatusOK: Balance{}},
+		problems: []string{codeNoBalance},
 	},
 }
 

@@ -18,7 +18,7 @@ const (
 	StatusFailed    = "failed"
 )
 
-// EnvironmentTest is the only environment the sandbox serves.
+// EnvironmentTest is the only environment the sandbox serves (ModeSandbox).
 const EnvironmentTest = "test"
 
 const (
@@ -56,14 +56,15 @@ type OrderRequest struct {
 	Metadata map[string]string `json:"metadata,omitempty" maxProperties:"20" doc:"Up to 20 string pairs kept with the order: keys 1 to 40 bytes, values at most 500 bytes."`
 }
 
-// validate checks the request against the catalog and the limits, and normalises it (an
-// empty recipient or metadata becomes absent) so equal requests hash equally.
-func (r *OrderRequest) validate() []problem.FieldError {
+// validate checks the request against the catalog (with or without the magic values) and
+// the limits, and normalises it (an empty recipient or metadata becomes absent) so equal
+// requests hash equally.
+func (r *OrderRequest) validate(magic bool) []problem.FieldError {
 	var errs []problem.FieldError
-	p, ok := findProduct(r.ProductID)
+	p, ok := findProduct(r.ProductID, magic)
 	if !ok {
 		errs = append(errs, problem.FieldError{Location: "body.product_id", Message: "unknown product; GET /v1/catalog lists them", Value: r.ProductID})
-	} else if msg := p.checkAmount(r.AmountCents); msg != "" {
+	} else if msg := p.checkAmount(r.AmountCents, magic); msg != "" {
 		errs = append(errs, problem.FieldError{Location: "body.amount_cents", Message: msg, Value: r.AmountCents})
 	}
 	if r.Recipient != nil {
@@ -155,8 +156,8 @@ type orderRow struct {
 	FinishedAt     *time.Time        `db:"finished_at"`
 }
 
-// order is the row as the API shows it.
-func (o orderRow) order() Order {
+// order is the row as the API shows it; cards are made as the vendor's mode makes them.
+func (o orderRow) order(m modeSpec) Order {
 	out := Order{
 		ID: o.ID, Status: o.Status, ProductID: o.ProductID, AmountCents: o.AmountCents, Currency: o.Currency,
 		Recipient: o.Recipient, Metadata: o.Metadata, FailureReason: o.FailureReason, RequestID: o.RequestID,
@@ -167,17 +168,17 @@ func (o orderRow) order() Order {
 		out.FinishedAt = &t
 	}
 	if o.Status == StatusCompleted {
-		c := CardFor(o.ID)
+		c := cardFor(m.cardPrefix, m.cardKey, o.ID)
 		out.Card = &c
 	}
 	return out
 }
 
-// event is the order event of a state change of the row.
-func (o orderRow) event(eventType string, at time.Time) orderevent.Event {
+// event is the order event of a state change of the row, in the vendor's environment.
+func (v *Vendor) event(o orderRow, eventType string, at time.Time) orderevent.Event {
 	e := orderevent.Event{
 		SchemaVersion: orderevent.SchemaVersion, EventID: orderevent.ID(o.ID, eventType), Type: eventType,
-		OrderID: o.ID, PartnerID: o.PartnerID, WorkspaceID: o.WorkspaceID, Environment: EnvironmentTest,
+		OrderID: o.ID, PartnerID: o.PartnerID, WorkspaceID: o.WorkspaceID, Environment: v.mode.environment,
 		ProductID: o.ProductID, AmountCents: o.AmountCents, Currency: o.Currency,
 		OrderCreatedAtMs: o.CreatedAt.UnixMilli(), OccurredAtMs: at.UnixMilli(), RequestID: o.RequestID,
 	}

@@ -6,6 +6,11 @@
 // outbox. It serves only requests whose identity headers carry a valid edge signature
 // (contract/edgesign), so reaching its port is not enough to act as a partner. README.md
 // documents the API and the magic values.
+//
+// The same code in ModeLive is the live vendor stand-in that local runs put behind live
+// keys in place of the production gift-card API: its own tables (live_orders,
+// live_order_outbox), live keys only, no balance and no magic values, and order events
+// with environment live on the same topic (README.md, "Live mode").
 package sandbox
 
 import (
@@ -43,8 +48,11 @@ type Publisher interface {
 
 // Config configures a Vendor.
 type Config struct {
+	// Mode is ModeSandbox (the zero value) or ModeLive.
+	Mode Mode
 	// Pool is the control plane's database, migrated (required): sandbox_accounts,
-	// sandbox_orders and sandbox_order_outbox live there.
+	// sandbox_orders and sandbox_order_outbox live there, and the live mode's live_orders
+	// and live_order_outbox.
 	Pool *pgxpool.Pool
 	// Publisher receives the order events drained from the outbox (required; usually an
 	// *orderevent.Publisher on topic steller.order-events.v1).
@@ -56,11 +64,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is the time source; default time.Now. Due times and event times come from it.
 	Clock func() time.Time
-	// CompletionDelay is how long an order stays pending before it completes (or fails
-	// with vendor_out_of_stock); default DefaultCompletionDelay.
+	// CompletionDelay is how long an order stays pending before it completes (or, in the
+	// sandbox, fails with vendor_out_of_stock); default DefaultCompletionDelay.
 	CompletionDelay time.Duration
-	// TimeoutDelay is how long an order with the vendor_timeout magic amount stays pending;
-	// default DefaultTimeoutDelay.
+	// TimeoutDelay is how long an order with the vendor_timeout magic amount stays pending
+	// (sandbox only); default DefaultTimeoutDelay.
 	TimeoutDelay time.Duration
 	// PollInterval is how often the worker looks for due orders and the publisher for
 	// unsent events; default DefaultPollInterval.
@@ -75,8 +83,8 @@ type Config struct {
 	OutboxRetention time.Duration
 }
 
-// Vendor is the sandbox gift-card vendor: Handler serves the API, Run finishes orders and
-// publishes events. Several processes may share one database: the worker claims orders
+// Vendor is the sandbox gift-card vendor, or in ModeLive the live vendor stand-in: Handler
+// serves the API, Run finishes orders and publishes events. Several processes may share one database: the worker claims orders
 // with FOR UPDATE SKIP LOCKED and one publisher at a time drains the outbox.
 type Vendor struct {
 	pool      *pgxpool.Pool
@@ -84,6 +92,7 @@ type Vendor struct {
 	logger    *slog.Logger
 	clock     func() time.Time
 	cfg       Config
+	mode      modeSpec
 	// kick wakes the outbox publisher after a commit that wrote events, so events do not
 	// wait for the next poll.
 	kick chan struct{}
@@ -94,6 +103,10 @@ type Vendor struct {
 // New checks cfg and builds a Vendor.
 func New(cfg Config) (*Vendor, error) {
 	var errs []error
+	mode, err := specOf(cfg.Mode)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Pool == nil {
 		errs = append(errs, errors.New("sandbox: Pool is required"))
 	}
@@ -138,6 +151,7 @@ func New(cfg Config) (*Vendor, error) {
 		logger:    cfg.Logger,
 		clock:     cfg.Clock,
 		cfg:       cfg,
+		mode:      mode,
 		kick:      make(chan struct{}, 1),
 	}
 	return v, nil

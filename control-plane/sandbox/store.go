@@ -17,35 +17,41 @@ const orderColumns = `id, partner_id, workspace_id, key_id, request_id, idempote
 	product_id, amount_cents, currency, recipient, metadata, status, planned_outcome, failure_reason,
 	complete_after, created_at, finished_at`
 
-// The vendor's SQL. Every query that reads or writes a partner's data names the partner.
+// The vendor's SQL templates, filled per mode by newQueries ({orders}, {outbox}: the
+// mode's tables; {lock}: its outbox lock). Every query that reads or writes a partner's
+// data names the partner.
 const (
-	orderByKeySQL = `SELECT ` + orderColumns + ` FROM sandbox_orders WHERE partner_id = $1 AND idempotency_key = $2`
-	orderByIDSQL  = `SELECT ` + orderColumns + ` FROM sandbox_orders WHERE partner_id = $1 AND id = $2`
-	balanceSQL    = `SELECT balance_cents, currency FROM sandbox_accounts WHERE partner_id = $1`
+	orderByKeySQL = `SELECT ` + orderColumns + ` FROM {orders} WHERE partner_id = $1 AND idempotency_key = $2`
+	orderByIDSQL  = `SELECT ` + orderColumns + ` FROM {orders} WHERE partner_id = $1 AND id = $2`
+	// insertOrderSQL inserts nothing when the partner already used the idempotency key; a
+	// concurrent insert of the same key waits here for the other transaction to finish.
+	insertOrderSQL = `INSERT INTO {orders} (id, partner_id, workspace_id, key_id, request_id, idempotency_key,
+		request_hash, product_id, amount_cents, currency, recipient, metadata, planned_outcome, complete_after, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		ON CONFLICT (partner_id, idempotency_key) DO NOTHING`
+	insertOutboxSQL = `INSERT INTO {outbox} (event_id, order_id, payload, created_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`
+	// dueOrdersSQL claims due orders; rows another worker holds are skipped, not waited on.
+	dueOrdersSQL = `SELECT ` + orderColumns + ` FROM {orders}
+		WHERE status = 'pending' AND complete_after <= $1
+		ORDER BY complete_after, id LIMIT $2 FOR UPDATE SKIP LOCKED`
+	finishOrderSQL = `UPDATE {orders} SET status = $2, failure_reason = $3, finished_at = $4
+		WHERE id = $1 AND status = 'pending'`
+	// outboxLockSQL lets one publisher at a time drain the outbox (per database), which
+	// keeps the events of an order in order on the topic.
+	outboxLockSQL   = `SELECT pg_try_advisory_xact_lock({lock})`
+	unsentEventsSQL = `SELECT id, payload FROM {outbox} WHERE sent_at IS NULL ORDER BY id LIMIT $1`
+	markSentSQL     = `UPDATE {outbox} SET sent_at = $2 WHERE id = ANY($1)`
+	pruneOutboxSQL  = `DELETE FROM {outbox} WHERE sent_at < $1`
+)
+
+// The sandbox's balance (sandbox_accounts); the live mode has none.
+const (
+	balanceSQL = `SELECT balance_cents, currency FROM sandbox_accounts WHERE partner_id = $1`
 	// debitSQL changes nothing (and returns no row) when the balance is short.
 	debitSQL = `UPDATE sandbox_accounts SET balance_cents = balance_cents - $2, updated_at = $3
 		WHERE partner_id = $1 AND balance_cents >= $2 RETURNING balance_cents`
 	refundSQL = `UPDATE sandbox_accounts SET balance_cents = balance_cents + $2, updated_at = $3 WHERE partner_id = $1`
-	// insertOrderSQL inserts nothing when the partner already used the idempotency key; a
-	// concurrent insert of the same key waits here for the other transaction to finish.
-	insertOrderSQL = `INSERT INTO sandbox_orders (id, partner_id, workspace_id, key_id, request_id, idempotency_key,
-		request_hash, product_id, amount_cents, currency, recipient, metadata, planned_outcome, complete_after, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-		ON CONFLICT (partner_id, idempotency_key) DO NOTHING`
-	insertOutboxSQL = `INSERT INTO sandbox_order_outbox (event_id, order_id, payload, created_at)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING`
-	// dueOrdersSQL claims due orders; rows another worker holds are skipped, not waited on.
-	dueOrdersSQL = `SELECT ` + orderColumns + ` FROM sandbox_orders
-		WHERE status = 'pending' AND complete_after <= $1
-		ORDER BY complete_after, id LIMIT $2 FOR UPDATE SKIP LOCKED`
-	finishOrderSQL = `UPDATE sandbox_orders SET status = $2, failure_reason = $3, finished_at = $4
-		WHERE id = $1 AND status = 'pending'`
-	// outboxLockSQL lets one publisher at a time drain the outbox (per database), which
-	// keeps the events of an order in order on the topic.
-	outboxLockSQL   = `SELECT pg_try_advisory_xact_lock(7318345601)`
-	unsentEventsSQL = `SELECT id, payload FROM sandbox_order_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1`
-	markSentSQL     = `UPDATE sandbox_order_outbox SET sent_at = $2 WHERE id = ANY($1)`
-	pruneOutboxSQL  = `DELETE FROM sandbox_order_outbox WHERE sent_at < $1`
 )
 
 // errInsufficient: the balance does not cover the order.
@@ -63,18 +69,21 @@ func getOrder(ctx context.Context, q pgdb.DB, sql, partnerID, arg string) (order
 	return o, true, nil
 }
 
-// insertOrder debits the balance, inserts the order and its order.created event in one
-// transaction. It returns inserted=false (and writes nothing) when the idempotency key is
-// already taken, and errInsufficient (writing nothing) when the balance is short.
+// insertOrder debits the balance (sandbox mode), inserts the order and its order.created
+// event in one transaction. It returns inserted=false (and writes nothing) when the
+// idempotency key is already taken, and errInsufficient (writing nothing) when the balance
+// is short.
 func (v *Vendor) insertOrder(ctx context.Context, o orderRow) (inserted bool, err error) {
 	err = pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
-		var balance int64
-		if err := tx.QueryRow(ctx, debitSQL, o.PartnerID, o.AmountCents, o.CreatedAt).Scan(&balance); errors.Is(err, pgx.ErrNoRows) {
-			return errInsufficient
-		} else if err != nil {
-			return fmt.Errorf("sandbox: debit: %w", err)
+		if v.mode.balance {
+			var balance int64
+			if err := tx.QueryRow(ctx, debitSQL, o.PartnerID, o.AmountCents, o.CreatedAt).Scan(&balance); errors.Is(err, pgx.ErrNoRows) {
+				return errInsufficient
+			} else if err != nil {
+				return fmt.Errorf("sandbox: debit: %w", err)
+			}
 		}
-		tag, err := tx.Exec(ctx, insertOrderSQL, o.ID, o.PartnerID, o.WorkspaceID, o.KeyID, o.RequestID, o.IdempotencyKey,
+		tag, err := tx.Exec(ctx, v.mode.sql.insertOrder, o.ID, o.PartnerID, o.WorkspaceID, o.KeyID, o.RequestID, o.IdempotencyKey,
 			o.RequestHash, o.ProductID, o.AmountCents, o.Currency, o.Recipient, o.Metadata, o.PlannedOutcome, o.CompleteAfter, o.CreatedAt)
 		if err != nil {
 			return fmt.Errorf("sandbox: insert order: %w", err)
@@ -82,7 +91,7 @@ func (v *Vendor) insertOrder(ctx context.Context, o orderRow) (inserted bool, er
 		if tag.RowsAffected() == 0 {
 			return errKeyTaken
 		}
-		if err := writeEvent(ctx, tx, o.event(orderevent.TypeCreated, o.CreatedAt), o.CreatedAt); err != nil {
+		if err := v.writeEvent(ctx, tx, v.event(o, orderevent.TypeCreated, o.CreatedAt), o.CreatedAt); err != nil {
 			return err
 		}
 		inserted = true
@@ -97,13 +106,13 @@ func (v *Vendor) insertOrder(ctx context.Context, o orderRow) (inserted bool, er
 // errKeyTaken rolls back an insert whose idempotency key another order holds.
 var errKeyTaken = errors.New("idempotency key taken")
 
-// writeEvent adds an event to the outbox in the caller's transaction.
-func writeEvent(ctx context.Context, tx pgx.Tx, e orderevent.Event, at time.Time) error {
+// writeEvent adds an event to the mode's outbox in the caller's transaction.
+func (v *Vendor) writeEvent(ctx context.Context, tx pgx.Tx, e orderevent.Event, at time.Time) error {
 	raw, err := orderevent.Encode(e)
 	if err != nil {
 		return fmt.Errorf("sandbox: encode %s: %w", e.EventID, err)
 	}
-	if _, err := tx.Exec(ctx, insertOutboxSQL, e.EventID, e.OrderID, raw, at); err != nil {
+	if _, err := tx.Exec(ctx, v.mode.sql.insertOutbox, e.EventID, e.OrderID, raw, at); err != nil {
 		return fmt.Errorf("sandbox: write outbox: %w", err)
 	}
 	return nil
@@ -129,7 +138,7 @@ func (v *Vendor) finishDue(ctx context.Context) (int, error) {
 	now := v.now()
 	n := 0
 	err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, dueOrdersSQL, now, v.cfg.BatchSize)
+		rows, _ := tx.Query(ctx, v.mode.sql.dueOrders, now, v.cfg.BatchSize)
 		due, err := pgx.CollectRows(rows, pgx.RowToStructByName[orderRow])
 		if err != nil {
 			return fmt.Errorf("sandbox: claim due orders: %w", err)
@@ -143,15 +152,15 @@ func (v *Vendor) finishDue(ctx context.Context) (int, error) {
 				o.FailureReason = &reason
 			}
 			o.FinishedAt = &now
-			if _, err := tx.Exec(ctx, finishOrderSQL, o.ID, o.Status, o.FailureReason, now); err != nil {
+			if _, err := tx.Exec(ctx, v.mode.sql.finishOrder, o.ID, o.Status, o.FailureReason, now); err != nil {
 				return fmt.Errorf("sandbox: finish order %s: %w", o.ID, err)
 			}
-			if o.Status == StatusFailed {
+			if o.Status == StatusFailed && v.mode.balance {
 				if _, err := tx.Exec(ctx, refundSQL, o.PartnerID, o.AmountCents, now); err != nil {
 					return fmt.Errorf("sandbox: refund order %s: %w", o.ID, err)
 				}
 			}
-			if err := writeEvent(ctx, tx, o.event(eventType, now), now); err != nil {
+			if err := v.writeEvent(ctx, tx, v.event(o, eventType, now), now); err != nil {
 				return err
 			}
 		}
@@ -174,13 +183,13 @@ func (v *Vendor) publishOnce(ctx context.Context) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, v.pool, func(tx pgx.Tx) error {
 		var locked bool
-		if err := tx.QueryRow(ctx, outboxLockSQL).Scan(&locked); err != nil {
+		if err := tx.QueryRow(ctx, v.mode.sql.outboxLock).Scan(&locked); err != nil {
 			return fmt.Errorf("sandbox: lock outbox: %w", err)
 		}
 		if !locked {
 			return nil
 		}
-		rows, _ := tx.Query(ctx, unsentEventsSQL, v.cfg.BatchSize)
+		rows, _ := tx.Query(ctx, v.mode.sql.unsentEvents, v.cfg.BatchSize)
 		entries, err := pgx.CollectRows(rows, pgx.RowToStructByName[outboxEntry])
 		if err != nil {
 			return fmt.Errorf("sandbox: read outbox: %w", err)
@@ -199,7 +208,7 @@ func (v *Vendor) publishOnce(ctx context.Context) (int, error) {
 		if err := v.publisher.Publish(ctx, events...); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, markSentSQL, ids, v.now()); err != nil {
+		if _, err := tx.Exec(ctx, v.mode.sql.markSent, ids, v.now()); err != nil {
 			return fmt.Errorf("sandbox: mark outbox sent: %w", err)
 		}
 		n = len(entries)
@@ -210,7 +219,7 @@ func (v *Vendor) publishOnce(ctx context.Context) (int, error) {
 
 // pruneOutbox deletes events sent longer ago than OutboxRetention.
 func (v *Vendor) pruneOutbox(ctx context.Context) error {
-	_, err := v.pool.Exec(ctx, pruneOutboxSQL, v.now().Add(-v.cfg.OutboxRetention))
+	_, err := v.pool.Exec(ctx, v.mode.sql.pruneOutbox, v.now().Add(-v.cfg.OutboxRetention))
 	if err != nil {
 		return fmt.Errorf("sandbox: prune outbox: %w", err)
 	}

@@ -109,6 +109,10 @@ type Config struct {
 	SandboxAddr string
 	// SandboxCompletionDelay is how long a sandbox order stays pending.
 	SandboxCompletionDelay time.Duration
+	// LiveVendorAddr is the listen address of the live vendor stand-in (local runs).
+	LiveVendorAddr string
+	// LiveVendorCompletionDelay is how long an order of the live vendor stand-in stays pending.
+	LiveVendorCompletionDelay time.Duration
 	// WebhookDelivery runs the webhook dispatcher and delivery workers in the control plane.
 	WebhookDelivery bool
 	// WebhookConcurrency is how many webhook deliveries one process runs at once.
@@ -207,6 +211,8 @@ const (
 	OrderEventTopic    = "order-event-topic"
 	SandboxAddr        = "sandbox-addr"
 	SandboxDelay       = "sandbox-completion-delay"
+	LiveVendorAddr     = "live-vendor-addr"
+	LiveVendorDelay    = "live-vendor-completion-delay"
 	WebhookDelivery    = "webhook-delivery"
 	WebhookConcurrency = "webhook-concurrency"
 	MilestoneDetector  = "milestone-detector"
@@ -428,14 +434,13 @@ func Settings() []Setting {
 			parse: func(c *Config, v string) error { c.SandboxAddr = v; return hostPort(v) }},
 		{Flag: SandboxDelay, Env: []string{"STELLER_SANDBOX_COMPLETION_DELAY"}, Default: "2s",
 			Usage: "how long a sandbox order stays pending before it completes or fails (orders with the vendor_timeout magic amount wait 10s)",
-			parse: func(c *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				if err == nil && (d <= 0 || d > time.Hour) {
-					err = errors.New("must be positive and at most 1h")
-				}
-				c.SandboxCompletionDelay = d
-				return err
-			}},
+			parse: func(c *Config, v string) error { return completionDelay(v, &c.SandboxCompletionDelay) }},
+		{Flag: LiveVendorAddr, Env: []string{"STELLER_LIVE_VENDOR_ADDR"}, Default: "127.0.0.1:8400",
+			Usage: "listen address of the live vendor stand-in (the upstream of live keys in local runs, in place of the production gift-card API; /healthz, /readyz, /metrics too)",
+			parse: func(c *Config, v string) error { c.LiveVendorAddr = v; return hostPort(v) }},
+		{Flag: LiveVendorDelay, Env: []string{"STELLER_LIVE_VENDOR_COMPLETION_DELAY"}, Default: "2s",
+			Usage: "how long an order of the live vendor stand-in stays pending before it completes (live orders never fail on magic values)",
+			parse: func(c *Config, v string) error { return completionDelay(v, &c.LiveVendorCompletionDelay) }},
 		{Flag: WebhookDelivery, Env: []string{"STELLER_WEBHOOK_DELIVERY"}, Default: "true",
 			Usage: "run the webhook dispatcher (order events from Kafka) and delivery workers in this control-plane process",
 			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookDelivery) }},
@@ -569,6 +574,16 @@ func rate(v string, dst *Rate) error {
 	}
 	*dst = Rate{Requests: requests, Per: window}
 	return nil
+}
+
+// completionDelay parses a vendor's completion delay, positive and at most 1h, into dst.
+func completionDelay(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err == nil && (d <= 0 || d > time.Hour) {
+		err = errors.New("must be positive and at most 1h")
+	}
+	*dst = d
+	return err
 }
 
 // boolean parses true or false into dst.

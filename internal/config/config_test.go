@@ -51,6 +51,9 @@ func TestLoadParsesEverySetting(t *testing.T) {
 	assert.True(t, c.CookieSecure, "the session cookie is Secure unless turned off")
 	assert.False(t, c.WebhookAllowHTTP)
 	assert.Equal(t, time.Minute, c.EdgeSignatureWindow)
+	assert.Equal(t, "127.0.0.1:8400", c.LiveVendorAddr)
+	assert.Equal(t, 2*time.Second, c.LiveVendorCompletionDelay)
+	assert.Equal(t, 2*time.Second, c.SandboxCompletionDelay)
 	assert.True(t, c.MilestoneDetector, "the control plane runs the milestone detector unless turned off")
 	assert.Equal(t, "steller-milestones", c.MilestoneGroup)
 
@@ -108,6 +111,10 @@ func TestValuesRejected(t *testing.T) {
 		{config.SignupLimit, "-1/1h"},
 		{config.LoginLimit, "20/1ms"},
 		{config.LoginFreeFailures, "-1"},
+		{config.LiveVendorAddr, "8400"},
+		{config.LiveVendorDelay, "0s"},
+		{config.LiveVendorDelay, "2h"},
+		{config.SandboxDelay, "-1s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.setting+"="+tc.value, func(t *testing.T) {

@@ -204,16 +204,16 @@ func StopDetached(dir string, srv Server) error {
 	_ = proc.Signal(signalOf(srv.StopSignal()))
 	deadline := time.Now().Add(stopTimeout)
 	for time.Now().Before(deadline) {
-		if !alive(pid) {
+		if !Alive(pid) {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = proc.Kill()
-	for i := 0; i < 50 && alive(pid); i++ {
+	for i := 0; i < 50 && Alive(pid); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if alive(pid) {
+	if Alive(pid) {
 		return fmt.Errorf("%s (pid %d) did not stop", srv.Name(), pid)
 	}
 	return nil
@@ -230,7 +230,7 @@ func runningPid(dir string, srv Server) (int, bool) {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !alive(pid) {
+	if err != nil || pid <= 0 || !Alive(pid) {
 		return 0, false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
@@ -244,8 +244,8 @@ func runningPid(dir string, srv Server) (int, bool) {
 	return pid, true
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
+// Alive reports whether process pid exists and is not a zombie (from /proc).
+func Alive(pid int) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false

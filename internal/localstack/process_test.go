@@ -36,7 +36,7 @@ func TestStopDetachedNeverSignalsAProcessThatIsNotTheStacks(t *testing.T) {
 	require.NoError(t, os.WriteFile(pidPath(dir, srv), []byte(strconv.Itoa(other.Process.Pid)), 0o644))
 
 	require.NoError(t, StopDetached(dir, srv))
-	assert.True(t, alive(other.Process.Pid), "an unrelated process was signalled")
+	assert.True(t, Alive(other.Process.Pid), "an unrelated process was signalled")
 	_, err := os.Stat(pidPath(dir, srv))
 	assert.True(t, os.IsNotExist(err), "the stale pid file was kept")
 }
@@ -55,7 +55,7 @@ func TestStartDetachedIsIdempotentAndStopDetachedStopsIt(t *testing.T) {
 	assert.Equal(t, pid, again, "a running server was started twice")
 
 	require.NoError(t, StopDetached(dir, srv))
-	assert.False(t, alive(pid), "the server still runs")
+	assert.False(t, Alive(pid), "the server still runs")
 }
 
 func TestStartDetachedReportsAServerThatDiesAtOnce(t *testing.T) {

@@ -1,0 +1,158 @@
+package portal_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/control-plane/portal"
+)
+
+// serve returns a server with the portal's routes and a stand-in for the API reference
+// (the api package's, tested there).
+func serve(t *testing.T) *httptest.Server {
+	t.Helper()
+	p, err := portal.New(portal.Config{Version: "test", EdgeURL: func() string { return "http://127.0.0.1:8000/" }})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	p.Register(mux)
+	mux.HandleFunc("GET /docs/api", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "reference") })
+	mux.HandleFunc("GET /openapi/partner.json", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(body)
+}
+
+func TestPagesAreServedWithTheirSecurityHeaders(t *testing.T) {
+	srv := serve(t)
+	for _, path := range []string{"/", "/docs", "/docs/", "/docs/quickstart", "/docs/search?q=webhook"} {
+		resp, body := get(t, srv, path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), path)
+		assert.Equal(t, portal.CSP, resp.Header.Get("Content-Security-Policy"), path)
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+		assert.Contains(t, body, `<link rel="stylesheet" href="/assets/portal.css?v=test">`, path)
+		assert.NotContains(t, body, "<script>", "no inline script (the CSP would block it): %s", path)
+		assert.NotRegexp(t, `(src|href)="(https?:)?//`, body, "nothing from another origin: %s", path)
+	}
+	resp, body := get(t, srv, "/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "Gift cards for your platform")
+	assert.Contains(t, body, "curl -s -X POST http://127.0.0.1:8000/v1/orders", "examples name the configured edge")
+
+	resp, body = get(t, srv, "/assets/portal.css")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/css")
+	assert.Contains(t, body, "--brand")
+}
+
+func TestAGuideIsRenderedFromMarkdownWithAnchors(t *testing.T) {
+	srv := serve(t)
+	_, body := get(t, srv, "/docs/sandbox")
+	assert.Contains(t, body, `<h1 id="the-sandbox">The sandbox</h1>`)
+	assert.Contains(t, body, `<h2 id="magic-values">Magic values</h2>`)
+	assert.Contains(t, body, "<table>", "GitHub tables")
+	assert.Contains(t, body, `<a href="/docs/sandbox" aria-current="page">The sandbox</a>`, "the side navigation marks the page")
+
+	resp, body := get(t, srv, "/docs/nope")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, body, "Page not found")
+}
+
+// Every link of every page reachable from the landing page leads to a page that exists,
+// and every #anchor to an id on it.
+func TestEveryLinkOfThePortalResolves(t *testing.T) {
+	srv := serve(t)
+	href := regexp.MustCompile(`href="([^"]+)"`)
+	id := regexp.MustCompile(`id="([^"]+)"`)
+	pages := map[string]string{}
+	queue := []string{"/"}
+	var links [][2]string // from, to
+	for len(queue) > 0 {
+		path := queue[0]
+		queue = queue[1:]
+		if _, seen := pages[path]; seen {
+			continue
+		}
+		resp, body := get(t, srv, path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s (linked from a portal page)", path)
+		pages[path] = body
+		if !strings.Contains(resp.Header.Get("Content-Type"), "text/html") {
+			continue
+		}
+		for _, m := range href.FindAllStringSubmatch(body, -1) {
+			u, err := url.Parse(m[1])
+			require.NoError(t, err)
+			if u.Host != "" || u.Scheme != "" {
+				continue
+			}
+			to := u.Path
+			if to == "" {
+				to = path
+			}
+			if u.RawQuery != "" {
+				to += "?" + u.RawQuery
+			}
+			links = append(links, [2]string{path, to + "#" + u.Fragment})
+			queue = append(queue, to)
+		}
+	}
+	assert.Greater(t, len(pages), 5, "the crawl reached the guides")
+	for _, l := range links {
+		target, fragment, _ := strings.Cut(l[1], "#")
+		if fragment == "" {
+			continue
+		}
+		var ids []string
+		for _, m := range id.FindAllStringSubmatch(pages[target], -1) {
+			ids = append(ids, m[1])
+		}
+		assert.Contains(t, ids, fragment, "%s links to %s#%s, which has no such id", l[0], target, fragment)
+	}
+}
+
+func TestSearchFindsSectionsAndRefusesBadQueries(t *testing.T) {
+	srv := serve(t)
+	_, body := get(t, srv, "/docs/search?q=magic+values")
+	assert.Contains(t, body, `href="/docs/sandbox#magic-values"`, "the section, by its anchor")
+	_, body = get(t, srv, "/docs/search?q=IDEMPOTENT-replayed")
+	assert.Contains(t, body, `href="/docs/idempotency#retrying"`, "case-insensitive, punctuation ignored")
+	_, body = get(t, srv, "/docs/search?q=zebra+crossing")
+	assert.Contains(t, body, "No section of the guides mentions every word")
+	_, body = get(t, srv, "/docs/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+	assert.NotContains(t, body, "<script>alert(1)</script>", "the query is escaped")
+
+	resp, body := get(t, srv, "/docs/search?q="+strings.Repeat("a", portal.MaxQueryLen+1))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, body, "longer than 200 characters")
+	resp, _ = get(t, srv, "/docs/search?q=a%00b")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestSearchRanksHeadingsFirst(t *testing.T) {
+	guides := []*portal.Guide{
+		{Slug: "a", Title: "Alpha", Sections: []portal.Section{{Heading: "Other", Anchor: "other", Text: "webhooks webhooks webhooks"}}},
+		{Slug: "b", Title: "Beta", Sections: []portal.Section{{Heading: "Webhooks", Anchor: "webhooks", Text: "how to receive them"}}},
+	}
+	got := portal.Search(guides, "webhook")
+	require.Len(t, got, 2)
+	assert.Equal(t, "b", got[0].Slug, "a heading match outranks repeated words")
+	assert.Empty(t, portal.Search(guides, "  ,; "))
+}
