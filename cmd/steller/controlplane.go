@@ -37,6 +37,7 @@ var controlPlaneSpec = config.Spec{
 		config.ClickHouseAddr, config.ClickHouseDatabase, config.ClickHouseUser, config.ClickHousePassword,
 		config.KafkaBrokers, config.ControlPlaneAddr, config.ControlPlaneOps, config.ShutdownTimeout,
 		config.EdgeTokens, config.CookieSecure, config.TrustedProxies,
+		config.RequestLogTopic, config.MilestoneDetector, config.MilestoneGroup,
 		config.OrderEventTopic, config.WebhookDelivery, config.WebhookConcurrency, config.WebhookAllowPriv, config.WebhookAllowHTTP,
 		config.SignupLimit, config.LoginLimit, config.LoginFreeFailures,
 		config.ConsoleEdgeURL,
@@ -106,6 +107,11 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	cp.closers = append(cp.closers, func() { ch.Close() })
+	reg := server.NewRegistry()
+	jobs, deliveries, err := newJobs(c, logger, pool, reg)
+	if err != nil {
+		return fail(err)
+	}
 
 	engine, err := policies.New(policies.Config{Logger: logger})
 	if err != nil {
@@ -115,7 +121,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
-	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger, LastUsed: lastUsed, KeyLimit: countLimit(c.KeyLimit)})
+	keys, err := apikey.New(apikey.Config{Pool: pool, Logger: logger, LastUsed: lastUsed, KeyLimit: countLimit(c.KeyLimit), Jobs: jobs})
 	if err != nil {
 		return fail(err)
 	}
@@ -124,7 +130,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	a, err := api.New(api.Config{
-		Pool: pool, Logger: logger, Engine: engine, KeyIssuer: keys, Version: version,
+		Pool: pool, Logger: logger, Engine: engine, KeyIssuer: keys, Jobs: jobs, Version: version,
 		CookieSecure: c.CookieSecure, TrustedProxies: proxies,
 		SignupLimit: apiRate(c.SignupLimit), LoginLimit: apiRate(c.LoginLimit), LoginThrottle: loginThrottle(c.LoginFreeFailures),
 	})
@@ -133,12 +139,12 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	}
 	cp.api = a
 	apikey.Register(a.Huma(), apikey.Deps{Keys: keys, RBAC: a.Checker()})
-	partners, err := partner.New(partner.Config{Pool: pool, Logger: logger})
+	partners, err := partner.New(partner.Config{Pool: pool, Logger: logger, Jobs: jobs})
 	if err != nil {
 		return fail(err)
 	}
 	partner.Register(a.Huma(), partner.Deps{Partners: partners, RBAC: a.Checker()})
-	hooks, err := wireWebhooks(cp, c, logger, pool, a)
+	hooks, err := wireWebhooks(cp, c, logger, pool, a, jobs, deliveries)
 	if err != nil {
 		return fail(err)
 	}
@@ -199,11 +205,17 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	a.Mux().Handle(edgesync.MountPath, sync.Handler())
 	a.Mux().Handle(policy.BundlePath, bundles)
 	cp.workers = append(cp.workers, sync.Run, bundles.Run)
+	if c.MilestoneDetector && !offline {
+		if err := wireDetector(cp, c, logger, pool, jobs, reg); err != nil {
+			return fail(err)
+		}
+	}
 
 	cp.ops, err = server.New(server.Config{
 		Name:            "control-plane",
 		Addr:            c.ControlPlaneAddr,
 		OpsAddr:         c.ControlPlaneOpsAddr,
+		Registry:        reg,
 		Handler:         a.Handler(),
 		Logger:          logger,
 		ShutdownTimeout: c.ShutdownTimeout,

@@ -20,6 +20,7 @@ import (
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/testenv"
@@ -73,6 +74,8 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 	defer cp.Close()
 	_, err = migration.Up(ctx, cp.pool, logger)
 	require.NoError(t, err)
+	// River's tables too, as `steller migrate` makes them: signup queues its milestone job.
+	require.NoError(t, webhook.MigrateQueue(ctx, cp.pool))
 	done := make(chan error, 1)
 	go func() { done <- cp.Run(ctx) }()
 	defer func() { cancel(); <-done }()

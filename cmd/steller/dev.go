@@ -27,7 +27,7 @@ var devSpec = config.Spec{Settings: []string{
 	config.GatewayAddr, config.GatewayOpsAddr, config.IngestAddr, config.IngestGroup, config.IngestBatchSize,
 	config.IngestFlush, config.RetentionDays, config.RequestLogTopic,
 	config.OrderEventTopic, config.SandboxAddr, config.SandboxDelay, config.LiveVendorAddr, config.LiveVendorDelay,
-	config.WebhookDelivery, config.WebhookConcurrency,
+	config.WebhookDelivery, config.WebhookConcurrency, config.MilestoneDetector, config.MilestoneGroup,
 }}
 
 func devCommand() *cli.Command {

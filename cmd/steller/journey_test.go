@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -194,6 +195,7 @@ func firstCallJourney(t *testing.T, run *devRun) (secrets []string) {
 	require.Len(t, detail.Webhooks, 1, "the order.completed delivery is not shown beside its request")
 	assert.Equal(t, "order.completed", detail.Webhooks[0].EventType)
 	assert.Equal(t, "delivered", detail.Webhooks[0].Status)
+	assertJourneyMilestones(t, run, signup.Partner.ID)
 	var page struct {
 		Logs []struct {
 			RequestID string `json:"request_id"`
@@ -280,4 +282,39 @@ func assertNoSecretsLogged(t *testing.T, dataDir, stderr string, known ...string
 			}
 		}
 	}
+}
+
+// assertJourneyMilestones waits for the milestones the journey reaches: signed_up at
+// signup, first_sandbox_call and first_sandbox_order from the detector inside the control
+// plane (its own consumer groups on the embedded broker), first_webhook_delivered from the
+// delivery; the signup's own key is not first_key. Their milestone_reached jobs are
+// worked and counted on the control plane's operations /metrics.
+func assertJourneyMilestones(t *testing.T, run *devRun, partnerID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, run.postgres)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	want := []string{"signed_up", "first_sandbox_call", "first_sandbox_order", "first_webhook_delivered"}
+	var got []string
+	require.Eventually(t, func() bool {
+		rows, err := conn.Query(ctx, `SELECT milestone FROM onboarding_milestones WHERE partner_id = $1 ORDER BY milestone`, partnerID)
+		if err != nil {
+			return false
+		}
+		got, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err == nil && len(got) >= len(want)
+	}, 30*time.Second, 100*time.Millisecond, "milestones reached: %v", got)
+	assert.ElementsMatch(t, want, got)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(run.controlOps + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `steller_milestones_reached_total{milestone="first_sandbox_order"} `) &&
+			strings.Contains(string(body), `steller_milestone_detector_milestones_recorded_total{milestone="first_sandbox_call",stream="request_logs"} `)
+	}, 30*time.Second, 100*time.Millisecond, "the milestone jobs and the detector are not counted on the control plane's /metrics")
 }

@@ -1,7 +1,7 @@
 // Command steller is the one binary of the Steller platform: each long-running service is
 // a subcommand (control-plane, gateway, ingest, sandbox, live-vendor), plus
-// `steller migrate`, the local server stack (`steller stack`) and `steller dev`, which runs
-// the whole platform on this machine.
+// `steller migrate`, `steller backfill milestones`, the local server stack
+// (`steller stack`) and `steller dev`, which runs the whole platform on this machine.
 package main
 
 import (
@@ -58,6 +58,7 @@ func rootCommand() *cli.Command {
 			migrateCommand(),
 			stackCommand(),
 			createAdminCommand(),
+			backfillCommand(),
 			probeCommand(),
 			openAPICommand(),
 		},

@@ -5,31 +5,48 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
 
 	"github.com/steller/platform/control-plane/api"
+	"github.com/steller/platform/control-plane/milestone"
+	"github.com/steller/platform/control-plane/milestone/detector"
 	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/internal/config"
 )
 
-// wireWebhooks registers the webhook API on a and, with --webhook-delivery, adds the
-// dispatcher (order events from Kafka to delivery jobs) and the River delivery workers to
-// cp's background work. Without it the process only inserts jobs (an API-only replica);
-// some other control-plane process must deliver them.
-func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, a *api.API) (*webhook.Service, error) {
+// newJobs returns the control plane's one River client. With --webhook-delivery it works
+// webhook deliveries and milestone_reached jobs (queue milestones) and the delivery
+// worker is returned too; without, it only inserts them (an API-only replica), and some
+// other control-plane process works them.
+func newJobs(c config.Config, logger *slog.Logger, pool *pgxpool.Pool, reg prometheus.Registerer) (*river.Client[pgx.Tx], *webhook.Worker, error) {
+	if !c.WebhookDelivery {
+		queue, err := webhook.NewClient(webhook.ClientConfig{Pool: pool, Logger: logger})
+		return queue, nil, err
+	}
+	worker, err := webhook.NewWorker(webhook.WorkerConfig{Pool: pool, Logger: logger.With("component", "webhooks"),
+		Guard: webhook.Guard{AllowPrivateNetworks: c.WebhookAllowPrivate}})
+	if err != nil {
+		return nil, nil, err
+	}
+	milestones, err := milestone.NewWorker(milestone.WorkerConfig{Logger: logger.With("component", "milestones"), Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	queue, err := webhook.NewClient(webhook.ClientConfig{Pool: pool, Logger: logger, Worker: worker,
+		Milestones: milestones, Concurrency: c.WebhookConcurrency})
+	return queue, worker, err
+}
+
+// wireWebhooks registers the webhook API on a and, with a delivery worker
+// (--webhook-delivery), adds the dispatcher (order events from Kafka to delivery jobs)
+// and the River client's workers to cp's background work.
+func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, a *api.API,
+	queue *river.Client[pgx.Tx], worker *webhook.Worker) (*webhook.Service, error) {
 	logger = logger.With("component", "webhooks")
 	guard := webhook.Guard{AllowPrivateNetworks: c.WebhookAllowPrivate}
-	var worker *webhook.Worker
-	if c.WebhookDelivery {
-		var err error
-		if worker, err = webhook.NewWorker(webhook.WorkerConfig{Pool: pool, Logger: logger, Guard: guard}); err != nil {
-			return nil, err
-		}
-	}
-	queue, err := webhook.NewClient(webhook.ClientConfig{Pool: pool, Logger: logger, Worker: worker, Concurrency: c.WebhookConcurrency})
-	if err != nil {
-		return nil, err
-	}
 	tests, err := webhook.TestSendLimiter(pool, quotaRate(c.WebhookTestLimit), nil)
 	if err != nil {
 		return nil, err
@@ -41,7 +58,7 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 		return nil, err
 	}
 	webhook.Register(a.Huma(), webhook.Deps{Webhooks: svc, RBAC: a.Checker()})
-	if !c.WebhookDelivery {
+	if worker == nil {
 		return svc, nil
 	}
 	dispatcher, err := webhook.NewDispatcher(webhook.DispatcherConfig{Brokers: c.KafkaBrokers, Topic: c.OrderEventTopic, Service: svc, Logger: logger})
@@ -63,4 +80,20 @@ func wireWebhooks(cp *controlPlane, c config.Config, logger *slog.Logger, pool *
 		return nil
 	})
 	return svc, nil
+}
+
+// wireDetector adds the milestone detector (--milestone-detector) to cp's background
+// work: request logs and order events, each in its own consumer group
+// (--milestone-group + "-requests" / "-orders"), to milestones in PostgreSQL.
+func wireDetector(cp *controlPlane, c config.Config, logger *slog.Logger, pool *pgxpool.Pool, jobs milestone.BatchInserter, reg prometheus.Registerer) error {
+	d, err := detector.New(detector.Config{
+		Brokers: c.KafkaBrokers, RequestLogTopic: c.RequestLogTopic, OrderEventTopic: c.OrderEventTopic,
+		RequestGroup: c.MilestoneGroup + "-requests", OrderGroup: c.MilestoneGroup + "-orders",
+		Pool: pool, Jobs: jobs, Registerer: reg, Logger: logger.With("component", "milestone-detector"),
+	})
+	if err != nil {
+		return err
+	}
+	cp.workers = append(cp.workers, d.Run)
+	return nil
 }

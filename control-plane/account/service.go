@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/steller/platform/control-plane/milestone"
 )
 
 // DefaultSessionTTL is how long a session lasts when Config.SessionTTL is zero.
@@ -24,7 +26,7 @@ const DefaultSessionTTL = 7 * 24 * time.Hour
 const SandboxStartingBalanceCents = 100_000
 
 // MilestoneSignedUp is the onboarding milestone recorded at signup.
-const MilestoneSignedUp = "signed_up"
+const MilestoneSignedUp = string(milestone.SignedUp)
 
 // KeyIssuer creates the sandbox (test) API key a new partner gets at signup, inside the
 // signup transaction; the API keys package implements it. The secret is returned once
@@ -43,6 +45,10 @@ type Config struct {
 	Clock func() time.Time
 	// KeyIssuer makes the signup's sandbox key. Required.
 	KeyIssuer KeyIssuer
+	// Jobs queues the signed_up milestone's milestone_reached job in the signup
+	// transaction (the control plane's River client); nil records the milestone without
+	// its job.
+	Jobs milestone.Inserter
 	// SessionTTL is a session's lifetime; DefaultSessionTTL when zero.
 	SessionTTL time.Duration
 	// CookieSecure marks the session cookie Secure (set it whenever served over HTTPS).
@@ -60,6 +66,7 @@ type Service struct {
 	log          *slog.Logger
 	clock        func() time.Time
 	keys         KeyIssuer
+	jobs         milestone.Inserter
 	ttl          time.Duration
 	cookieSecure bool
 	hasher       *hasher
@@ -101,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.LoginThrottle = DefaultLoginThrottle
 	}
 	return &Service{
-		pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, keys: cfg.KeyIssuer,
+		pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, keys: cfg.KeyIssuer, jobs: cfg.Jobs,
 		ttl: cfg.SessionTTL, cookieSecure: cfg.CookieSecure, hasher: h,
 		throttle: newThrottle(cfg.LoginThrottle, cfg.Clock),
 	}, nil

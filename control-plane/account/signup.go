@@ -13,6 +13,7 @@ import (
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/input"
+	"github.com/steller/platform/control-plane/milestone"
 )
 
 // SignupRequest is what a new partner gives.
@@ -83,8 +84,9 @@ func (s *Service) Signup(ctx context.Context, req SignupRequest) (SignupResult, 
 		if _, err := tx.Exec(ctx, insertSandboxSQL, res.PartnerID, res.BalanceCents); err != nil {
 			return fmt.Errorf("account: insert sandbox account: %w", err)
 		}
-		if _, err := tx.Exec(ctx, insertMilestoneSQL, res.PartnerID, MilestoneSignedUp, s.clock()); err != nil {
-			return fmt.Errorf("account: insert milestone: %w", err)
+		if _, err := milestone.Record(ctx, tx, s.jobs, milestone.Reached{PartnerID: res.PartnerID,
+			Milestone: milestone.SignedUp, At: s.clock(), EventID: res.PartnerID, Source: milestone.FromControlPlane}); err != nil {
+			return fmt.Errorf("account: record signed_up: %w", err)
 		}
 		secret, keyID, err := s.keys.IssueSandboxKey(ctx, tx, res.PartnerID, res.WorkspaceID, res.UserID)
 		if err != nil {

@@ -9,10 +9,8 @@ const (
 	insertUserSQL      = `INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`
 	insertMemberSQL    = `INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3)`
 	insertSandboxSQL   = `INSERT INTO sandbox_accounts (partner_id, balance_cents, currency) VALUES ($1, $2, 'USD')`
-	insertMilestoneSQL = `INSERT INTO onboarding_milestones (partner_id, milestone, reached_at) VALUES ($1, $2, $3)
-ON CONFLICT DO NOTHING`
-	insertAdminSQL   = `INSERT INTO admin_users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`
-	insertSessionSQL = `INSERT INTO sessions (token_hash, subject_kind, subject_id, workspace_id, created_at, expires_at)
+	insertAdminSQL     = `INSERT INTO admin_users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)`
+	insertSessionSQL   = `INSERT INTO sessions (token_hash, subject_kind, subject_id, workspace_id, created_at, expires_at)
 VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6)`
 	revokeSessionSQL = `UPDATE sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`
 

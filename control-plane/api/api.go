@@ -22,6 +22,7 @@ import (
 
 	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/rbac"
 	"github.com/steller/platform/control-plane/workspace"
 	"github.com/steller/platform/internal/clientip"
@@ -46,6 +47,9 @@ type Config struct {
 	Engine *policies.Engine
 	// KeyIssuer creates the sandbox API key at signup (the apikey package). Required.
 	KeyIssuer account.KeyIssuer
+	// Jobs queues milestone_reached jobs in the signup transaction (the control plane's
+	// River client); nil records signed_up without its job.
+	Jobs milestone.Inserter
 	// Version is the API version shown in the OpenAPI document.
 	Version string
 	// SessionTTL is a session's lifetime; account.DefaultSessionTTL when zero.
@@ -128,7 +132,7 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	accounts, err := account.New(account.Config{
-		Pool: cfg.Pool, Logger: cfg.Logger, Clock: cfg.Clock, KeyIssuer: cfg.KeyIssuer,
+		Pool: cfg.Pool, Logger: cfg.Logger, Clock: cfg.Clock, KeyIssuer: cfg.KeyIssuer, Jobs: cfg.Jobs,
 		SessionTTL: cfg.SessionTTL, CookieSecure: cfg.CookieSecure, HashConcurrency: cfg.HashConcurrency,
 		LoginThrottle: cfg.LoginThrottle,
 	})

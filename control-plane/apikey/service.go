@@ -25,6 +25,7 @@ import (
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
 	"github.com/steller/platform/control-plane/ident"
+	"github.com/steller/platform/control-plane/milestone"
 )
 
 // Limits on key settings.
@@ -59,6 +60,10 @@ type Config struct {
 	// DefaultKeyLimit when zero, no limit when negative. Revoked and expired keys do not
 	// count. The signup's sandbox key, a new workspace's first, is not checked.
 	KeyLimit int
+	// Jobs queues the milestone_reached jobs of first_key and first_live_key in the
+	// creating transaction (the control plane's River client); nil records the
+	// milestones without their jobs.
+	Jobs milestone.Inserter
 }
 
 // LastUsedLookup answers when each of a partner's keys was last presented at the edge;
@@ -75,6 +80,7 @@ type Service struct {
 	rand     io.Reader
 	lastUsed LastUsedLookup
 	limit    int
+	jobs     milestone.Inserter
 }
 
 // New validates cfg and builds a Service.
@@ -98,7 +104,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.KeyLimit == 0 {
 		cfg.KeyLimit = DefaultKeyLimit
 	}
-	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand, lastUsed: cfg.LastUsed, limit: cfg.KeyLimit}, nil
+	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, rand: cfg.Rand, lastUsed: cfg.LastUsed, limit: cfg.KeyLimit, jobs: cfg.Jobs}, nil
 }
 
 // Settings are what a key is created with.
@@ -180,6 +186,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, sc scope, in Set
 		if err := audit.Record(ctx, tx, entry); err != nil {
 			return err
 		}
+		if err := s.recordMilestones(ctx, tx, p, r, now); err != nil {
+			return err
+		}
 		out = Created{Key: view(r, now), Secret: secret}
 		return publishWithPartner(ctx, tx, r, partner.Status)
 	})
@@ -199,6 +208,26 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, sc scope, in Settings, 
 	r, err := queryKey(ctx, tx, insertSQL, ident.New("key"), sc.partnerID, sc.workspaceID, string(in.Environment),
 		in.Name, parsed.Display, parsed.Hash[:], in.Roles, in.AllowedCIDRs, in.ExpiresAt, createdBy, now)
 	return r, secret, err
+}
+
+// recordMilestones records, in the key's transaction, first_key when the partner's own
+// user created it (the signup's key, IssueSandboxKey, and keys an admin creates for the
+// partner do not count) and first_live_key for any live key. The event id is the key's.
+func (s *Service) recordMilestones(ctx context.Context, tx pgx.Tx, p auth.Principal, r row, now time.Time) error {
+	var names []milestone.Name
+	if p.Kind == auth.KindUser {
+		names = append(names, milestone.FirstKey)
+	}
+	if r.Environment == string(keyformat.Live) {
+		names = append(names, milestone.FirstLiveKey)
+	}
+	for _, n := range names {
+		if _, err := milestone.Record(ctx, tx, s.jobs, milestone.Reached{PartnerID: r.PartnerID, Milestone: n,
+			At: now, EventID: r.ID, Source: milestone.FromControlPlane}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IssueSandboxKey creates the default test key of a new partner inside the signup

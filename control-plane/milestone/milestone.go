@@ -163,6 +163,92 @@ func Record(ctx context.Context, tx pgx.Tx, jobs Inserter, r Reached) (bool, err
 	return true, nil
 }
 
+// BatchInserter inserts many River jobs within a transaction in one statement; a
+// *river.Client[pgx.Tx] is one.
+type BatchInserter interface {
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+const insertAllSQL = `INSERT INTO onboarding_milestones (partner_id, milestone, reached_at, event_id, source)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+ON CONFLICT (partner_id, milestone) DO NOTHING
+RETURNING partner_id, milestone`
+
+// RecordAll is Record for many milestones at once, for the detector and the backfill: one
+// INSERT for every row and one for every job, in tx. It returns the milestones this call
+// stored (those not reached before), in rs's order; a milestone named twice in rs is
+// stored once, from its first occurrence. Writers that may race should pass rs in one
+// order (by partner, then milestone) so their row locks cannot deadlock.
+func RecordAll(ctx context.Context, tx pgx.Tx, jobs BatchInserter, rs []Reached) ([]Reached, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	partners, names, ats, events, sources := make([]string, len(rs)), make([]string, len(rs)), make([]time.Time, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+	type key struct{ partner, name string }
+	first := make(map[key]int, len(rs))
+	for i, r := range rs {
+		if err := r.Validate(); err != nil {
+			return nil, err
+		}
+		k := key{r.PartnerID, string(r.Milestone)}
+		if _, dup := first[k]; dup {
+			// One INSERT may not touch a row twice; later duplicates are dropped here.
+			partners[i] = ""
+			continue
+		}
+		first[k] = i
+		partners[i], names[i], ats[i], events[i], sources[i] = r.PartnerID, string(r.Milestone), r.At, r.EventID, string(r.Source)
+	}
+	partners, names, ats, events, sources = compact(partners, names, ats, events, sources)
+	rows, err := tx.Query(ctx, insertAllSQL, partners, names, ats, events, sources)
+	if err != nil {
+		return nil, fmt.Errorf("milestone: record %d milestones: %w", len(partners), err)
+	}
+	var k key
+	stored := map[int]bool{}
+	if _, err := pgx.ForEachRow(rows, []any{&k.partner, &k.name}, func() error {
+		stored[first[k]] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("milestone: record %d milestones: %w", len(partners), err)
+	}
+	out := make([]Reached, 0, len(stored))
+	params := make([]river.InsertManyParams, 0, len(stored))
+	for i, r := range rs {
+		if stored[i] {
+			out = append(out, r)
+			params = append(params, river.InsertManyParams{Args: ReachedArgs{Reached: r}})
+		}
+	}
+	if jobs != nil && len(params) > 0 {
+		if _, err := jobs.InsertManyTx(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("milestone: queue %d milestones: %w", len(params), err)
+		}
+	}
+	return out, nil
+}
+
+// SortForRecording puts rs in the order every batch writer uses (partner, then
+// milestone), so writers racing on the same partners take their row locks in one order.
+func SortForRecording(rs []Reached) {
+	slices.SortFunc(rs, func(a, b Reached) int {
+		return cmp.Or(cmp.Compare(a.PartnerID, b.PartnerID), cmp.Compare(a.Milestone, b.Milestone))
+	})
+}
+
+// compact drops the entries whose partner is empty (duplicates) from the parallel slices.
+func compact(partners, names []string, ats []time.Time, events, sources []string) ([]string, []string, []time.Time, []string, []string) {
+	n := 0
+	for i := range partners {
+		if partners[i] == "" {
+			continue
+		}
+		partners[n], names[n], ats[n], events[n], sources[n] = partners[i], names[i], ats[i], events[i], sources[i]
+		n++
+	}
+	return partners[:n], names[:n], ats[:n], events[:n], sources[:n]
+}
+
 // Row is one stored milestone.
 type Row struct {
 	// Reached is the milestone, its time, event and source.

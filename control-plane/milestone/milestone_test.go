@@ -170,3 +170,46 @@ func TestRacingRecordersStoreOneMilestone(t *testing.T) {
 	require.Len(t, queued, 1)
 	assert.Equal(t, "evt_a", queued[0].EventID)
 }
+
+func TestRecordAllStoresEachNewMilestoneOnceAndQueuesItsJobs(t *testing.T) {
+	pool, jobs, partnerID := setup(t)
+	other := partnertest.Seed(t, pool, "Other", false).PartnerID
+	at := time.Date(2026, 11, 3, 10, 4, 5, 0, time.UTC)
+	call := milestone.Reached{PartnerID: partnerID, Milestone: milestone.FirstSandboxCall, At: at, EventID: "req_1", Source: milestone.FromRequestLog}
+	require.True(t, record(t, pool, jobs, call), "reached before the batch")
+	batch := []milestone.Reached{
+		{PartnerID: other, Milestone: milestone.FirstSandboxCall, At: at, EventID: "req_2", Source: milestone.FromRequestLog},
+		{PartnerID: other, Milestone: milestone.FirstSandboxCall, At: at.Add(time.Second), EventID: "req_dup", Source: milestone.FromRequestLog},
+		{PartnerID: partnerID, Milestone: milestone.FirstSandboxCall, At: at.Add(-time.Hour), EventID: "req_replayed", Source: milestone.FromRequestLog},
+		{PartnerID: partnerID, Milestone: milestone.FirstLiveCall, At: at, EventID: "req_3", Source: milestone.FromRequestLog},
+	}
+	var stored []milestone.Reached
+	require.NoError(t, pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		var err error
+		stored, err = milestone.RecordAll(context.Background(), tx, jobs, batch)
+		return err
+	}))
+	assert.Equal(t, []milestone.Reached{batch[0], batch[3]}, stored)
+	rows, err := milestone.List(context.Background(), pool, partnerID)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, "req_1", rows[0].EventID, "an earlier replayed event does not move a reached milestone")
+	assert.Len(t, jobsOf(t, pool, partnerID), 2)
+	queued := jobsOf(t, pool, other)
+	require.Len(t, queued, 1)
+	assert.Equal(t, "req_2", queued[0].EventID)
+
+	// A replay of the whole batch stores and queues nothing; an invalid entry refuses it all.
+	require.NoError(t, pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		var err error
+		stored, err = milestone.RecordAll(context.Background(), tx, jobs, batch)
+		return err
+	}))
+	assert.Empty(t, stored)
+	err = pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		_, err := milestone.RecordAll(context.Background(), tx, jobs, append(batch, milestone.Reached{PartnerID: other, Milestone: "first_call", At: at, Source: milestone.FromBackfill}))
+		return err
+	})
+	require.Error(t, err)
+	assert.Len(t, jobsOf(t, pool, other), 1)
+}

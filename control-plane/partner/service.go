@@ -18,6 +18,7 @@ import (
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/edgesync"
 	"github.com/steller/platform/control-plane/fault"
+	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/page"
 )
 
@@ -35,6 +36,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock gives the time; time.Now when nil.
 	Clock func() time.Time
+	// Jobs queues live_approved's milestone_reached job in the approval's transaction
+	// (the control plane's River client); nil records the milestone without its job.
+	Jobs milestone.Inserter
 }
 
 // Service administers partners and reads the audit log.
@@ -42,6 +46,7 @@ type Service struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	clock func() time.Time
+	jobs  milestone.Inserter
 }
 
 // New validates cfg and builds a Service.
@@ -59,7 +64,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock}, nil
+	return &Service{pool: cfg.Pool, log: cfg.Logger, clock: cfg.Clock, jobs: cfg.Jobs}, nil
 }
 
 // Filter narrows a partner listing.
@@ -151,7 +156,11 @@ func (s *Service) ApproveLiveTx(ctx context.Context, tx pgx.Tx, p auth.Principal
 			if approved != nil {
 				return fault.New(fault.ErrConflict, "the partner is already approved for live")
 			}
-			_, err := tx.Exec(ctx, approveLiveSQL, id, now)
+			if _, err := tx.Exec(ctx, approveLiveSQL, id, now); err != nil {
+				return err
+			}
+			_, err := milestone.Record(ctx, tx, s.jobs, milestone.Reached{PartnerID: id, Milestone: milestone.LiveApproved,
+				At: now, EventID: id, Source: milestone.FromControlPlane})
 			return err
 		})
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/steller/platform/control-plane/milestone"
 )
 
 // MigrateQueue creates or upgrades River's own tables (river_job, ...) in pool's database;
@@ -35,6 +37,12 @@ type ClientConfig struct {
 	Logger *slog.Logger
 	// Worker runs deliveries; nil makes an insert-only client (an API-only process).
 	Worker *Worker
+	// Milestones works milestone_reached jobs on the same client (queue
+	// milestone.QueueName): River refuses to insert a kind no worker is registered for on
+	// a client with workers, and deliveries record first_webhook_delivered, so a client
+	// that delivers always carries one. Nil with Worker set: a worker that only logs (and
+	// counts nowhere). Ignored without Worker.
+	Milestones *milestone.Worker
 	// Concurrency is how many deliveries run at once; 100 when zero.
 	Concurrency int
 	// FetchCooldown is River's minimum wait between fetches; 20 ms when zero.
@@ -46,7 +54,9 @@ type ClientConfig struct {
 	RescueStuckJobsAfter time.Duration
 }
 
-// NewClient returns the River client for webhook deliveries; the caller Starts and Stops it.
+// NewClient returns the control plane's River client: webhook deliveries and
+// milestone_reached jobs (one client, so every kind the process inserts has its worker);
+// the caller Starts and Stops it.
 func NewClient(cfg ClientConfig) (*river.Client[pgx.Tx], error) {
 	if cfg.Pool == nil || cfg.Logger == nil {
 		return nil, errors.New("webhook.NewClient: Pool and Logger are required")
@@ -63,8 +73,18 @@ func NewClient(cfg ClientConfig) (*river.Client[pgx.Tx], error) {
 		if err := river.AddWorkerSafely(workers, cfg.Worker); err != nil {
 			return nil, fmt.Errorf("webhook: add worker: %w", err)
 		}
+		if cfg.Milestones == nil {
+			var err error
+			if cfg.Milestones, err = milestone.NewWorker(milestone.WorkerConfig{Logger: cfg.Logger}); err != nil {
+				return nil, err
+			}
+		}
+		if err := cfg.Milestones.Register(workers); err != nil {
+			return nil, fmt.Errorf("webhook: add milestone worker: %w", err)
+		}
 		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{QueueName: {MaxWorkers: cfg.Concurrency}}
+		rc.Queues = milestone.QueueConfig(0)
+		rc.Queues[QueueName] = river.QueueConfig{MaxWorkers: cfg.Concurrency}
 		rc.FetchCooldown = cfg.FetchCooldown
 		rc.FetchPollInterval = time.Second
 		// River refuses a RescueStuckJobsAfter shorter than the client's JobTimeout (one

@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/steller/platform/control-plane/audit"
+	"github.com/steller/platform/control-plane/milestone"
 )
 
 // retrySchedule is the wait before each retry: the first attempt runs at once, then
@@ -238,6 +239,9 @@ func (w *Worker) record(ctx context.Context, job *river.Job[deliverArgs], t targ
 			if _, err := tx.Exec(ctx, endpointSucceededSQL, t.endpointID); err != nil {
 				return err
 			}
+			if err := recordDelivered(ctx, tx, t, now); err != nil {
+				return err
+			}
 		case res.status == http.StatusGone:
 			newStatus = StatusFailed
 			if err := w.disable(ctx, tx, t, now, "the endpoint answered 410 Gone"); err != nil {
@@ -276,6 +280,20 @@ func (w *Worker) record(ctx context.Context, job *river.Job[deliverArgs], t targ
 		return err
 	}
 	return next
+}
+
+// recordDelivered records first_webhook_delivered in the attempt's transaction: the
+// first delivery (of any event, test sends included) that the partner's endpoint answered
+// 2xx, with the delivery's id. Its milestone_reached job goes through the River client
+// running this job, which carries the milestone worker (NewClient).
+func recordDelivered(ctx context.Context, tx pgx.Tx, t target, now time.Time) error {
+	jobs, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: record first_webhook_delivered: %w", err)
+	}
+	_, err = milestone.Record(ctx, tx, jobs, milestone.Reached{PartnerID: t.partnerID,
+		Milestone: milestone.FirstWebhookDelivered, At: now, EventID: t.id, Source: milestone.FromWebhook})
+	return err
 }
 
 // disable turns an endpoint off, fails its other pending deliveries at their next run,

@@ -117,6 +117,12 @@ type Config struct {
 	WebhookDelivery bool
 	// WebhookConcurrency is how many webhook deliveries one process runs at once.
 	WebhookConcurrency int
+	// MilestoneDetector runs the milestone detector (request logs and order events from
+	// Kafka to PostgreSQL milestones) in the control plane.
+	MilestoneDetector bool
+	// MilestoneGroup prefixes the detector's consumer groups: <group>-requests and
+	// <group>-orders.
+	MilestoneGroup string
 	// WebhookAllowPrivate lets webhook deliveries reach loopback and private addresses.
 	WebhookAllowPrivate bool
 	// WebhookAllowHTTP lets test-environment webhook endpoints use http:// URLs.
@@ -209,6 +215,8 @@ const (
 	LiveVendorDelay    = "live-vendor-completion-delay"
 	WebhookDelivery    = "webhook-delivery"
 	WebhookConcurrency = "webhook-concurrency"
+	MilestoneDetector  = "milestone-detector"
+	MilestoneGroup     = "milestone-group"
 	WebhookAllowPriv   = "webhook-allow-private-networks"
 	WebhookAllowHTTP   = "webhook-allow-http-for-test"
 	SignupLimit        = "signup-limit"
@@ -439,6 +447,12 @@ func Settings() []Setting {
 		{Flag: WebhookConcurrency, Env: []string{"STELLER_WEBHOOK_CONCURRENCY"}, Default: "100",
 			Usage: "most webhook deliveries one process runs at once",
 			parse: func(c *Config, v string) error { return positiveInt(v, 10_000, &c.WebhookConcurrency) }},
+		{Flag: MilestoneDetector, Env: []string{"STELLER_MILESTONE_DETECTOR"}, Default: "true",
+			Usage: "run the milestone detector (request logs and order events from Kafka to milestones) in this control-plane process",
+			parse: func(c *Config, v string) error { return boolean(v, &c.MilestoneDetector) }},
+		{Flag: MilestoneGroup, Env: []string{"STELLER_MILESTONE_GROUP"}, Default: "steller-milestones",
+			Usage: "consumer-group prefix of the milestone detector: request logs use <group>-requests, order events <group>-orders (apart from the ingest's)",
+			parse: func(c *Config, v string) error { c.MilestoneGroup = v; return nonEmpty(v) }},
 		{Flag: WebhookAllowPriv, Env: []string{"STELLER_WEBHOOK_ALLOW_PRIVATE_NETWORKS"}, Default: "false",
 			Usage: "let webhook deliveries reach loopback and private addresses (local development only; metadata and link-local stay refused)",
 			parse: func(c *Config, v string) error { return boolean(v, &c.WebhookAllowPrivate) }},

@@ -54,6 +54,8 @@ func TestLoadParsesEverySetting(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8400", c.LiveVendorAddr)
 	assert.Equal(t, 2*time.Second, c.LiveVendorCompletionDelay)
 	assert.Equal(t, 2*time.Second, c.SandboxCompletionDelay)
+	assert.True(t, c.MilestoneDetector, "the control plane runs the milestone detector unless turned off")
+	assert.Equal(t, "steller-milestones", c.MilestoneGroup)
 
 	c, err = load(t, []string{config.EdgeSigningSecrets}, nil,
 		map[string]string{config.EdgeSigningSecrets: "esig_current-secret-of-32-characters-or-more, esig_previous-secret-of-32-characters-or-more"})

@@ -1,0 +1,180 @@
+// Package milestonetest owns the test fixtures of the milestone detector and backfill
+// tests: request-log and order events shaped for milestones, and producing them to, and
+// awaiting their consumption from, the test stack's Kafka.
+package milestonetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/analytics/requestlog"
+	"github.com/steller/platform/control-plane/milestone"
+	"github.com/steller/platform/control-plane/webhook"
+)
+
+// Call is a request-log event.
+func Call(id, partner, env string, status int, at time.Time) requestlog.Event {
+	decision, denial := requestlog.DecisionAllow, ""
+	if status == 401 || status == 403 {
+		decision, denial = requestlog.DecisionDeny, "forbidden_by_policy"
+	}
+	return requestlog.Event{SchemaVersion: requestlog.SchemaVersion, RequestID: id, TimestampMs: at.UnixMilli(),
+		PartnerID: partner, WorkspaceID: "ws_1", KeyID: "key_1", Environment: env, Method: "GET", Path: "/v1/catalog",
+		Route: "catalog.list", Status: status, LatencyTotalUs: 1000, ClientIP: "127.0.0.1", UserAgent: "test",
+		Decision: decision, DenialCode: denial}
+}
+
+// Order is an order event of type typ.
+func Order(orderID, typ, partner, env string, at time.Time) orderevent.Event {
+	e := orderevent.Event{SchemaVersion: orderevent.SchemaVersion, EventID: orderevent.ID(orderID, typ), Type: typ,
+		OrderID: orderID, PartnerID: partner, WorkspaceID: "ws_1", Environment: env, ProductID: "sbx_books",
+		AmountCents: 2500, Currency: "USD", OrderCreatedAtMs: at.Add(-time.Second).UnixMilli(), OccurredAtMs: at.UnixMilli(),
+		RequestID: "req_" + orderID}
+	if typ == orderevent.TypeFailed {
+		e.FailureReason = orderevent.ReasonOutOfStock
+	}
+	return e
+}
+
+// Message encodes an event (or takes raw bytes) as a message keyed by partner.
+func Message(t testing.TB, partner string, v any) kafka.Message {
+	t.Helper()
+	raw, ok := v.([]byte)
+	if !ok {
+		var err error
+		raw, err = json.Marshal(v)
+		require.NoError(t, err)
+	}
+	return kafka.Message{Key: []byte(partner), Value: raw}
+}
+
+// Produce writes msgs to topic in order and waits for the broker's acknowledgement.
+func Produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
+		BatchSize: 10_000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4,
+		Transport: &kafka.Transport{}}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for start := 0; start < len(msgs); start += 10_000 {
+		chunk := msgs[start:min(start+10_000, len(msgs))]
+		for attempt := 0; ; attempt++ {
+			err := w.WriteMessages(ctx, chunk...)
+			// A topic created moments ago can be missing from the writer's metadata; then
+			// nothing of the chunk was written and it is safe to repeat.
+			if errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 50 {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			require.NoError(t, err)
+			break
+		}
+	}
+}
+
+// Committed sums a group's committed offsets over a topic's partitions (a partition
+// without a commit counts 0): on a fresh topic, the number of messages committed.
+func Committed(t testing.TB, brokers []string, group, topic string, partitions int) int64 {
+	t.Helper()
+	n, err := fetchCommitted(brokers, group, topic, partitions)
+	require.NoError(t, err)
+	return n
+}
+
+func fetchCommitted(brokers []string, group, topic string, partitions int) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	parts := make([]int, partitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return 0, p.Error
+		}
+		sum += max(p.CommittedOffset, 0)
+	}
+	return sum, nil
+}
+
+// AwaitCommitted waits until the group has committed want messages of topic. Errors
+// while the group's coordinator is still being chosen are waited out too.
+func AwaitCommitted(t testing.TB, brokers []string, group, topic string, partitions int, want int64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got int64
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = fetchCommitted(brokers, group, topic, partitions); err == nil && got >= want {
+			require.Equal(t, want, got)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("group %s committed %d of %d messages of %s within %s (last error: %v)", group, got, want, topic, within, err)
+}
+
+// Jobs is a milestone.Inserter for tests of the actions that record milestones: it
+// inserts through an insert-only River client, or, with Fail set, refuses every job, so a
+// test sees the whole action roll back with its milestone.
+type Jobs struct {
+	client *river.Client[pgx.Tx]
+	// Fail makes every insert fail.
+	Fail atomic.Bool
+}
+
+// NewJobs returns Jobs on pool, creating River's tables in it first.
+func NewJobs(t testing.TB, pool *pgxpool.Pool) *Jobs {
+	t.Helper()
+	require.NoError(t, webhook.MigrateQueue(context.Background(), pool))
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	return &Jobs{client: client}
+}
+
+// InsertTx inserts the job in tx, unless Fail is set.
+func (j *Jobs) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if j.Fail.Load() {
+		return nil, errors.New("milestonetest: job insert refused")
+	}
+	return j.client.InsertTx(ctx, tx, args, opts)
+}
+
+// Stored returns partnerID's milestones and the milestone_reached jobs queued for it
+// (their args), in funnel order and insertion order.
+func Stored(t testing.TB, pool *pgxpool.Pool, partnerID string) ([]milestone.Row, []milestone.Reached) {
+	t.Helper()
+	rows, err := milestone.List(context.Background(), pool, partnerID)
+	require.NoError(t, err)
+	q, err := pool.Query(context.Background(), `SELECT args FROM river_job
+WHERE kind = 'milestone_reached' AND args->>'partner_id' = $1 ORDER BY id`, partnerID)
+	require.NoError(t, err)
+	raw, err := pgx.CollectRows(q, pgx.RowTo[[]byte])
+	require.NoError(t, err)
+	jobs := make([]milestone.Reached, len(raw))
+	for i, a := range raw {
+		require.NoError(t, json.Unmarshal(a, &jobs[i]))
+	}
+	return rows, jobs
+}
