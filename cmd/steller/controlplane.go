@@ -162,9 +162,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
-	// Jobs is nil until the control plane's River client accepts milestone_reached jobs:
-	// the milestones are recorded without their job meanwhile.
-	goLive, err := liverequest.New(liverequest.Config{Pool: pool, Partners: partners, Traffic: readiness, Logger: logger})
+	goLive, err := liverequest.New(liverequest.Config{Pool: pool, Partners: partners, Traffic: readiness, Jobs: jobs, Logger: logger})
 	if err != nil {
 		return fail(err)
 	}

@@ -207,8 +207,8 @@ func (s *Service) Get(ctx context.Context, id string) (LiveRequest, error) {
 }
 
 // Approve approves an open request: in one transaction the partner's approve-live step
-// (partner.ApproveLiveTx: live_approved_at, its edge change and audit entry), the
-// request's outcome, its own audit entry and the live_approved milestone. Nothing changes
+// (partner.ApproveLiveTx: live_approved_at, its edge change, its audit entry and the
+// live_approved milestone), the request's outcome and its own audit entry. Nothing changes
 // when any of them fails.
 func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (LiveRequest, error) {
 	return s.review(ctx, p, id, StatusApproved, "", func(tx pgx.Tx, r LiveRequest) error {
@@ -220,13 +220,10 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string) (Liv
 		if err := tx.QueryRow(ctx, lockPartnerSQL, r.PartnerID).Scan(&status, &approved); err != nil {
 			return interpretError(err)
 		}
-		if approved == nil {
-			if _, err := s.cfg.Partners.ApproveLiveTx(ctx, tx, p, r.PartnerID, map[string]any{"live_request_id": r.ID}); err != nil {
-				return err
-			}
+		if approved != nil {
+			return nil
 		}
-		_, err := milestone.Record(ctx, tx, s.cfg.Jobs, milestone.Reached{PartnerID: r.PartnerID, Milestone: milestone.LiveApproved,
-			At: s.cfg.Clock().UTC(), EventID: r.ID, Source: milestone.FromControlPlane})
+		_, err := s.cfg.Partners.ApproveLiveTx(ctx, tx, p, r.PartnerID, r.ID, map[string]any{"live_request_id": r.ID})
 		return err
 	})
 }

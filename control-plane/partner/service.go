@@ -138,7 +138,7 @@ func (s *Service) ApproveLive(ctx context.Context, p auth.Principal, id string) 
 	var out Partner
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.ApproveLiveTx(ctx, tx, p, id, nil)
+		out, err = s.ApproveLiveTx(ctx, tx, p, id, id, nil)
 		return err
 	})
 	if err != nil {
@@ -149,8 +149,10 @@ func (s *Service) ApproveLive(ctx context.Context, p auth.Principal, id string) 
 }
 
 // ApproveLiveTx is ApproveLive within the caller's transaction, so an approval and what
-// caused it (a reviewed live request) commit together; details go into the audit entry.
-func (s *Service) ApproveLiveTx(ctx context.Context, tx pgx.Tx, p auth.Principal, id string, details map[string]any) (Partner, error) {
+// caused it (a reviewed live request) commit together; details go into the audit entry,
+// and eventID (what caused it: the live request's id, or the partner's for a direct
+// approval) into the live_approved milestone.
+func (s *Service) ApproveLiveTx(ctx context.Context, tx pgx.Tx, p auth.Principal, id, eventID string, details map[string]any) (Partner, error) {
 	return changeTx(ctx, tx, p, id, "partner.live_approved", details, s.clock(),
 		func(tx pgx.Tx, _ string, approved *time.Time, now time.Time) error {
 			if approved != nil {
@@ -160,7 +162,7 @@ func (s *Service) ApproveLiveTx(ctx context.Context, tx pgx.Tx, p auth.Principal
 				return err
 			}
 			_, err := milestone.Record(ctx, tx, s.jobs, milestone.Reached{PartnerID: id, Milestone: milestone.LiveApproved,
-				At: now, EventID: id, Source: milestone.FromControlPlane})
+				At: now, EventID: eventID, Source: milestone.FromControlPlane})
 			return err
 		})
 }

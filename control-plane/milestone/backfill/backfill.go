@@ -5,11 +5,12 @@
 // From PostgreSQL: signed_up (the partner's created_at; event id the partner id),
 // first_key (the first key a member of the partner created, the signup's sandbox key
 // left out; event id the key id), first_live_key (the first live key), live_approved
-// (live_approved_at; the partner id) and first_webhook_delivered (the first delivery
+// (live_approved_at; the partner id), live_requested (the first live request's
+// created_at; its id) and first_webhook_delivered (the first delivery
 // marked delivered; the delivery id). From ClickHouse (analytics/milestonequery):
 // first_sandbox_call and first_live_call (the first allowed 2xx request; the request id)
 // and first_sandbox_order and first_live_order (the first order.completed; the event id),
-// by the detector's rules. live_requested has no stored source here yet.
+// by the detector's rules. live_requested is the partner's first live request (its id).
 //
 // It walks the partners in id order, a chunk at a time, each chunk in one transaction,
 // and prints its progress after each. Interrupting it loses at most the chunk in flight;
@@ -171,6 +172,9 @@ UNION ALL
 UNION ALL
 (SELECT DISTINCT ON (partner_id) partner_id, 'first_live_key', created_at, id FROM api_keys
  WHERE partner_id = ANY($1) AND environment = 'live' ORDER BY partner_id, created_at, id)
+UNION ALL
+(SELECT DISTINCT ON (partner_id) partner_id, 'live_requested', created_at, id FROM live_requests
+ WHERE partner_id = ANY($1) ORDER BY partner_id, created_at, id)
 UNION ALL
 (SELECT DISTINCT ON (partner_id) partner_id, 'first_webhook_delivered', delivered_at, id FROM webhook_deliveries
  WHERE partner_id = ANY($1) AND status = 'delivered' AND delivered_at IS NOT NULL ORDER BY partner_id, delivered_at, id)`

@@ -100,6 +100,12 @@ func TestBackfillEqualsDetectionAndSurvivesAnInterruption(t *testing.T) {
 		if i%2 == 0 {
 			_, err := keys.Create(ctx, tn.Owner, apikey.Settings{Name: "live", Environment: keyformat.Live, Roles: []string{"orders:write"}})
 			require.NoError(t, err)
+			// The live request that preceded the approval (the partner was seeded approved).
+			_, err = pool.Exec(ctx, `INSERT INTO live_requests (id, partner_id, requested_by, legal_name, website, country,
+	expected_monthly_volume_cents, use_case, status, reviewed_by, reviewed_at, created_at, updated_at)
+VALUES ($1, $2, $3, 'Partner Ltd', 'https://partner.example', 'GB', 100000, 'Gift cards as loyalty rewards.', 'approved',
+	'adm_test', now(), now() - interval '1 day', now())`, fmt.Sprintf("lr_%d", i), tn.PartnerID, tn.Owner.ID)
+			require.NoError(t, err)
 		}
 	}
 	t0 := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Millisecond)
@@ -152,14 +158,15 @@ func TestBackfillEqualsDetectionAndSurvivesAnInterruption(t *testing.T) {
 	// rows, not signups); the other rows are the detector's and the key service's.
 	_, err = pool.Exec(ctx, `INSERT INTO onboarding_milestones (partner_id, milestone, reached_at, event_id, source)
 SELECT id, 'signed_up', created_at, id, 'control_plane' FROM partners UNION ALL
-SELECT id, 'live_approved', live_approved_at, id, 'control_plane' FROM partners WHERE live_approved_at IS NOT NULL`)
+SELECT id, 'live_approved', live_approved_at, id, 'control_plane' FROM partners WHERE live_approved_at IS NOT NULL UNION ALL
+SELECT partner_id, 'live_requested', created_at, id, 'control_plane' FROM live_requests`)
 	require.NoError(t, err)
 	detected := stored(t, pool)
 	counts := map[milestone.Name]int{}
 	for _, r := range detected {
 		counts[r.Milestone]++
 	}
-	require.Equal(t, map[milestone.Name]int{milestone.SignedUp: 5, milestone.LiveApproved: 3, milestone.FirstKey: 5,
+	require.Equal(t, map[milestone.Name]int{milestone.SignedUp: 5, milestone.LiveRequested: 3, milestone.LiveApproved: 3, milestone.FirstKey: 5,
 		milestone.FirstLiveKey: 3, milestone.FirstSandboxCall: 4, milestone.FirstSandboxOrder: 4,
 		milestone.FirstLiveCall: 3, milestone.FirstLiveOrder: 3}, counts, "the history reaches what it should")
 
