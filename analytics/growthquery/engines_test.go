@@ -61,7 +61,9 @@ func monday(t time.Time) time.Time {
 	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
 }
 
-func firstOfMonth(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+func firstOfMonth(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
 
 // expectedActivity computes ActivePartners' answer from the raw rows in Go.
 func expectedActivity(rows []growthtest.Request, from, to time.Time) []growthquery.Activity {
