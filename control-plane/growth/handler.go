@@ -98,7 +98,7 @@ func Register(api huma.API, d Deps) {
 				"text/csv":         {Schema: &huma.Schema{Type: "string", Description: "One table (table=...), header first."}},
 			}},
 		},
-		Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, in *Input) (*output, error) {
 		if _, err := rbac.Authorize(ctx, d.RBAC, rbac.AdminGrowthRead); err != nil {
 			return nil, err
