@@ -37,7 +37,7 @@ type Input struct {
 	Split    string `query:"split" enum:"all,total,source,cohort" default:"all" doc:"Rows for all partners (total), per referral source (source), per weekly signup cohort (cohort), or all three (all)."`
 	Format   string `query:"format" enum:"json,csv" doc:"csv returns one table as text/csv (as Accept: text/csv does); wins over Accept."`
 	Table    string `query:"table" enum:"signups,funnel,ttfc,active_partners,live_revenue,sandbox_volume,retention" doc:"The table a CSV answer carries (required for CSV; JSON always carries every table)."`
-	Accept   string `header:"Accept"`
+	Accept   string `header:"Accept" hidden:"true"`
 }
 
 type output struct {

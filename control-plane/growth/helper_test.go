@@ -45,11 +45,12 @@ type world struct {
 // env is an API with the growth operation on its own PostgreSQL and ClickHouse databases.
 type env struct {
 	*apitest.Env
-	ch    growthtest.Engines
-	admin string
+	ch     growthtest.Engines
+	chAddr string
+	admin  string
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	e := apitest.New(t)
 	ch := testenv.NewClickHouse(t)
@@ -59,7 +60,7 @@ func setup(t *testing.T) *env {
 	svc, err := growth.New(growth.Config{Pool: e.Pool, Warehouse: wh, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	growth.Register(e.API.Huma(), growth.Deps{Growth: svc, RBAC: e.API.Checker()})
-	return &env{Env: e, ch: growthtest.Engines{Conn: ch.Conn, Database: ch.Database}, admin: e.AdminSession()}
+	return &env{Env: e, ch: growthtest.Engines{Conn: ch.Conn, Database: ch.Database}, chAddr: ch.Addr, admin: e.AdminSession()}
 }
 
 // get sends GET path with the admin's session (or token, when given) and an Accept header.
