@@ -14,7 +14,7 @@ import (
 
 // Report validates q and computes its report. Bad input is a fault.ErrValidation with
 // the parameter it concerns; a store that cannot answer is a fault.ErrUnavailable.
-func (s *Service) Report(ctx context.Context, q Query) (*Report, error) {
+func (s *Service) Report(ctx context.Context, q Query) (*GrowthReport, error) {
 	sp, err := parse(q)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (s *Service) Report(ctx context.Context, q Query) (*Report, error) {
 		}
 	}
 	c := newComputation(sp, partners, reaches)
-	r := &Report{From: day(sp.from), To: day(sp.to), Interval: sp.interval, Source: cmp.Or(sp.source, Every)}
+	r := &GrowthReport{From: day(sp.from), To: day(sp.to), Interval: sp.interval, Source: cmp.Or(sp.source, Every)}
 	r.Signups = c.signups()
 	r.Funnel, r.TTFC = c.funnel()
 	r.ActivePartners = c.active(activity)
@@ -127,39 +127,39 @@ func (c *computation) milestoneAt(p *partner, i int) time.Time {
 }
 
 // segments are the segments p's figures count in, for the report's split.
-func (c *computation) segments(p *partner) []Segment {
-	var out []Segment
+func (c *computation) segments(p *partner) []GrowthSegment {
+	var out []GrowthSegment
 	split := c.sp.split
 	if split == SplitAll || split == SplitTotal {
-		out = append(out, Segment{Split: SplitTotal, Source: Every, Cohort: Every})
+		out = append(out, GrowthSegment{Split: SplitTotal, Source: Every, Cohort: Every})
 	}
 	if split == SplitAll || split == SplitSource {
-		out = append(out, Segment{Split: SplitSource, Source: p.source, Cohort: Every})
+		out = append(out, GrowthSegment{Split: SplitSource, Source: p.source, Cohort: Every})
 	}
 	if split == SplitAll || split == SplitCohort {
-		out = append(out, Segment{Split: SplitCohort, Source: Every, Cohort: day(weekOf(p.created))})
+		out = append(out, GrowthSegment{Split: SplitCohort, Source: Every, Cohort: day(weekOf(p.created))})
 	}
 	return out
 }
 
 // baseSegments are the segments every table lists even without partners: the total.
-func (c *computation) baseSegments() []Segment {
+func (c *computation) baseSegments() []GrowthSegment {
 	if c.sp.split == SplitAll || c.sp.split == SplitTotal {
-		return []Segment{{Split: SplitTotal, Source: Every, Cohort: Every}}
+		return []GrowthSegment{{Split: SplitTotal, Source: Every, Cohort: Every}}
 	}
 	return nil
 }
 
 var splitOrder = map[string]int{SplitTotal: 0, SplitSource: 1, SplitCohort: 2}
 
-func compareSegments(a, b Segment) int {
+func compareSegments(a, b GrowthSegment) int {
 	return cmp.Or(cmp.Compare(splitOrder[a.Split], splitOrder[b.Split]), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Cohort, b.Cohort))
 }
 
 // sortedSegments returns the keys of m with base, sorted.
-func sortedSegments[V any](m map[Segment]V, base []Segment) []Segment {
-	seen := map[Segment]bool{}
-	var out []Segment
+func sortedSegments[V any](m map[GrowthSegment]V, base []GrowthSegment) []GrowthSegment {
+	seen := map[GrowthSegment]bool{}
+	var out []GrowthSegment
 	for _, s := range base {
 		seen[s] = true
 		out = append(out, s)
@@ -205,12 +205,12 @@ func (c *computation) bucketIndex(t time.Time) int {
 
 func (c *computation) signups() []SignupRow {
 	type series []SignupRow
-	bySeg := map[Segment]series{}
-	get := func(s Segment) series {
+	bySeg := map[GrowthSegment]series{}
+	get := func(s GrowthSegment) series {
 		if bySeg[s] == nil {
 			rows := make(series, len(c.sp.buckets))
 			for i, b := range c.sp.buckets {
-				rows[i] = SignupRow{Segment: s, Bucket: day(b)}
+				rows[i] = SignupRow{GrowthSegment: s, Bucket: day(b)}
 			}
 			bySeg[s] = rows
 		}
@@ -261,8 +261,8 @@ func (c *computation) funnel() ([]FunnelRow, []TTFCRow) {
 		signups int
 	}
 	n := len(Milestones)
-	bySeg := map[Segment]*acc{}
-	get := func(s Segment) *acc {
+	bySeg := map[GrowthSegment]*acc{}
+	get := func(s GrowthSegment) *acc {
 		if bySeg[s] == nil {
 			bySeg[s] = &acc{reached: make([]int, n), both: make([]int, n), deltas: make([][]time.Duration, n)}
 		}
@@ -300,7 +300,7 @@ func (c *computation) funnel() ([]FunnelRow, []TTFCRow) {
 	for _, s := range sortedSegments(bySeg, nil) {
 		a := bySeg[s]
 		for i, m := range Milestones {
-			row := FunnelRow{Segment: s, Step: i + 1, Milestone: m, Partners: a.reached[i]}
+			row := FunnelRow{GrowthSegment: s, Step: i + 1, Milestone: m, Partners: a.reached[i]}
 			if i > 0 {
 				both := a.both[i]
 				row.FromPrevious = &both
@@ -309,7 +309,7 @@ func (c *computation) funnel() ([]FunnelRow, []TTFCRow) {
 			}
 			funnel = append(funnel, row)
 		}
-		ttfc = append(ttfc, TTFCRow{Segment: s, Signups: a.signups, Partners: len(a.ttfc),
+		ttfc = append(ttfc, TTFCRow{GrowthSegment: s, Signups: a.signups, Partners: len(a.ttfc),
 			P50Seconds: percentile(a.ttfc, 50), P90Seconds: percentile(a.ttfc, 90)})
 	}
 	return funnel, ttfc
@@ -330,12 +330,12 @@ func (c *computation) periods(period string) []time.Time {
 
 func (c *computation) active(activity []growthquery.Activity) []ActiveRow {
 	type key struct {
-		seg    Segment
+		seg    GrowthSegment
 		period string
 		bucket time.Time
 	}
 	members := map[key]map[string]bool{}
-	segs := map[Segment]bool{}
+	segs := map[GrowthSegment]bool{}
 	add := func(p *partner, period string, bucket time.Time) {
 		if bucket.Before(c.sp.from) {
 			return // a week that starts before the range is not listed
@@ -361,7 +361,7 @@ func (c *computation) active(activity []growthquery.Activity) []ActiveRow {
 	for _, s := range sortedSegments(segs, c.baseSegments()) {
 		for _, period := range []string{"week", "month"} {
 			for _, b := range c.periods(period) {
-				out = append(out, ActiveRow{Segment: s, Period: period, Bucket: day(b),
+				out = append(out, ActiveRow{GrowthSegment: s, Period: period, Bucket: day(b),
 					Partners: len(members[key{s, period, b}]), Partial: next(b, period).After(c.sp.to)})
 			}
 		}
@@ -371,7 +371,7 @@ func (c *computation) active(activity []growthquery.Activity) []ActiveRow {
 
 func (c *computation) orders(orders []growthquery.Order) ([]RevenueRow, []VolumeRow) {
 	type key struct {
-		seg      Segment
+		seg      GrowthSegment
 		env      string
 		bucket   time.Time
 		currency string
@@ -403,9 +403,9 @@ func (c *computation) orders(orders []growthquery.Order) ([]RevenueRow, []Volume
 		o := sums[k]
 		switch k.env {
 		case growthquery.EnvLive:
-			revenue = append(revenue, RevenueRow{Segment: k.seg, Bucket: day(k.bucket), Currency: k.currency, OrdersCompleted: o.Orders, RevenueCents: o.Cents})
+			revenue = append(revenue, RevenueRow{GrowthSegment: k.seg, Bucket: day(k.bucket), Currency: k.currency, OrdersCompleted: o.Orders, RevenueCents: o.Cents})
 		case growthquery.EnvSandbox:
-			volume = append(volume, VolumeRow{Segment: k.seg, Bucket: day(k.bucket), Currency: k.currency, OrdersCreated: o.Orders, VolumeCents: o.Cents})
+			volume = append(volume, VolumeRow{GrowthSegment: k.seg, Bucket: day(k.bucket), Currency: k.currency, OrdersCreated: o.Orders, VolumeCents: o.Cents})
 		}
 	}
 	return revenue, volume
@@ -420,7 +420,7 @@ func (c *computation) retention(activity []growthquery.Activity) []RetentionRow 
 		weeks[a.PartnerID][a.Week] = true
 	}
 	type key struct {
-		seg    Segment // Cohort set to the cohort
+		seg    GrowthSegment // Cohort set to the cohort
 		cohort time.Time
 	}
 	type acc struct {
@@ -430,12 +430,12 @@ func (c *computation) retention(activity []growthquery.Activity) []RetentionRow 
 	cohorts := map[key]*acc{}
 	for _, p := range c.inRange {
 		cohort := weekOf(p.created)
-		var segs []Segment
+		var segs []GrowthSegment
 		if c.sp.split != SplitSource {
-			segs = append(segs, Segment{Split: SplitTotal, Source: Every})
+			segs = append(segs, GrowthSegment{Split: SplitTotal, Source: Every})
 		}
 		if c.sp.split == SplitAll || c.sp.split == SplitSource {
-			segs = append(segs, Segment{Split: SplitSource, Source: p.source})
+			segs = append(segs, GrowthSegment{Split: SplitSource, Source: p.source})
 		}
 		for _, s := range segs {
 			s.Cohort = day(cohort)
@@ -466,7 +466,7 @@ func (c *computation) retention(activity []growthquery.Activity) []RetentionRow 
 		a := cohorts[k]
 		for i, n := range a.retained {
 			start := k.cohort.AddDate(0, 0, 7*i)
-			out = append(out, RetentionRow{Segment: k.seg, Week: i, WeekStart: day(start), CohortSize: a.size, Retained: n,
+			out = append(out, RetentionRow{GrowthSegment: k.seg, Week: i, WeekStart: day(start), CohortSize: a.size, Retained: n,
 				Rate: ratio(n, a.size), Partial: start.AddDate(0, 0, 7).After(c.sp.to)})
 		}
 	}

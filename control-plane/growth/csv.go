@@ -11,7 +11,7 @@ import (
 
 // CSV writes the rows of one of the report's tables (one of Tables) as CSV: a header of
 // the JSON field names, then one line per row; null is an empty field.
-func (r *Report) CSV(table string) ([]byte, error) {
+func (r *GrowthReport) CSV(table string) ([]byte, error) {
 	rows := reflect.ValueOf(r.table(table))
 	if rows.Kind() != reflect.Slice {
 		return nil, fmt.Errorf("growth: no table %q", table)

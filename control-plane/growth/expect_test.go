@@ -76,7 +76,7 @@ func div(n, d int) *float64 {
 
 // candidate is one segment and the partners in it.
 type candidate struct {
-	seg growth.Segment
+	seg growth.GrowthSegment
 	has func(rawPartner) bool
 }
 
@@ -84,7 +84,7 @@ func candidates(ps []rawPartner, split string, kinds ...string) []candidate {
 	var out []candidate
 	want := func(k string) bool { return (split == "all" || split == k) && slices.Contains(kinds, k) }
 	if want("total") {
-		out = append(out, candidate{growth.Segment{Split: "total", Source: "all", Cohort: "all"}, func(rawPartner) bool { return true }})
+		out = append(out, candidate{growth.GrowthSegment{Split: "total", Source: "all", Cohort: "all"}, func(rawPartner) bool { return true }})
 	}
 	var sources, cohorts []string
 	for _, p := range ps {
@@ -99,19 +99,19 @@ func candidates(ps []rawPartner, split string, kinds ...string) []candidate {
 	slices.Sort(cohorts)
 	if want("source") {
 		for _, s := range sources {
-			out = append(out, candidate{growth.Segment{Split: "source", Source: s, Cohort: "all"}, func(p rawPartner) bool { return sourceOf(p) == s }})
+			out = append(out, candidate{growth.GrowthSegment{Split: "source", Source: s, Cohort: "all"}, func(p rawPartner) bool { return sourceOf(p) == s }})
 		}
 	}
 	if want("cohort") {
 		for _, c := range cohorts {
-			out = append(out, candidate{growth.Segment{Split: "cohort", Source: "all", Cohort: c}, func(p rawPartner) bool { return ymd(startOf(p.created, "week")) == c }})
+			out = append(out, candidate{growth.GrowthSegment{Split: "cohort", Source: "all", Cohort: c}, func(p rawPartner) bool { return ymd(startOf(p.created, "week")) == c }})
 		}
 	}
 	return out
 }
 
-func expected(w world, p params) growth.Report {
-	r := growth.Report{From: ymd(p.from), To: ymd(p.to), Interval: p.interval, Source: "all"}
+func expected(w world, p params) growth.GrowthReport {
+	r := growth.GrowthReport{From: ymd(p.from), To: ymd(p.to), Interval: p.interval, Source: "all"}
 	if p.source != "" {
 		r.Source = p.source
 	}
@@ -152,7 +152,7 @@ func expected(w world, p params) growth.Report {
 		var rows []growth.SignupRow
 		any := false
 		for _, b := range buckets {
-			row := growth.SignupRow{Segment: c.seg, Bucket: ymd(b)}
+			row := growth.SignupRow{GrowthSegment: c.seg, Bucket: ymd(b)}
 			for _, pt := range known {
 				if !c.has(pt) {
 					continue
@@ -190,7 +190,7 @@ func expected(w world, p params) growth.Report {
 		}
 		prevCount := 0
 		for i, m := range milestoneOrder {
-			row := growth.FunnelRow{Segment: c.seg, Step: i + 1, Milestone: m}
+			row := growth.FunnelRow{GrowthSegment: c.seg, Step: i + 1, Milestone: m}
 			var both int
 			var gaps []time.Duration
 			for _, pt := range pop {
@@ -220,7 +220,7 @@ func expected(w world, p params) growth.Report {
 				ttfc = append(ttfc, t.Sub(pt.created))
 			}
 		}
-		r.TTFC = append(r.TTFC, growth.TTFCRow{Segment: c.seg, Signups: len(pop), Partners: len(ttfc),
+		r.TTFC = append(r.TTFC, growth.TTFCRow{GrowthSegment: c.seg, Signups: len(pop), Partners: len(ttfc),
 			P50Seconds: nearestRank(ttfc, 50), P90Seconds: nearestRank(ttfc, 90)})
 	}
 
@@ -242,7 +242,7 @@ func expected(w world, p params) growth.Report {
 				b = after(b, period)
 			}
 			for ; b.Before(p.to); b = after(b, period) {
-				row := growth.ActiveRow{Segment: c.seg, Period: period, Bucket: ymd(b), Partial: after(b, period).After(p.to)}
+				row := growth.ActiveRow{GrowthSegment: c.seg, Period: period, Bucket: ymd(b), Partial: after(b, period).After(p.to)}
 				for _, pt := range known {
 					if c.has(pt) && activeIn(pt, b, after(b, period)) {
 						row.Partners++
@@ -299,11 +299,11 @@ func expected(w world, p params) growth.Report {
 					}
 				}
 				if live.OrdersCompleted > 0 {
-					r.LiveRevenue = append(r.LiveRevenue, growth.RevenueRow{Segment: c.seg, Bucket: ymd(b), Currency: cur,
+					r.LiveRevenue = append(r.LiveRevenue, growth.RevenueRow{GrowthSegment: c.seg, Bucket: ymd(b), Currency: cur,
 						OrdersCompleted: live.OrdersCompleted, RevenueCents: live.RevenueCents})
 				}
 				if test.OrdersCompleted > 0 {
-					r.SandboxVolume = append(r.SandboxVolume, growth.VolumeRow{Segment: c.seg, Bucket: ymd(b), Currency: cur,
+					r.SandboxVolume = append(r.SandboxVolume, growth.VolumeRow{GrowthSegment: c.seg, Bucket: ymd(b), Currency: cur,
 						OrdersCreated: test.OrdersCompleted, VolumeCents: test.RevenueCents})
 				}
 			}
@@ -334,7 +334,7 @@ func expected(w world, p params) growth.Report {
 			first, _ := time.Parse("2006-01-02", wk)
 			for k := 0; first.AddDate(0, 0, 7*k).Before(p.to); k++ {
 				ws := first.AddDate(0, 0, 7*k)
-				row := growth.RetentionRow{Segment: c.seg, Week: k, WeekStart: ymd(ws), CohortSize: len(members),
+				row := growth.RetentionRow{GrowthSegment: c.seg, Week: k, WeekStart: ymd(ws), CohortSize: len(members),
 					Partial: ws.AddDate(0, 0, 7).After(p.to)}
 				row.Cohort = wk
 				for _, pt := range members {

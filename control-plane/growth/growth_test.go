@@ -61,7 +61,7 @@ func TestReportEqualsFiguresComputedFromRawRows(t *testing.T) {
 			res := e.get(query(tc.q), "")
 			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 			assert.Equal(t, "application/json", res.Header().Get("Content-Type"))
-			var got growth.Report
+			var got growth.GrowthReport
 			require.NoError(t, json.Unmarshal(res.Body.Bytes(), &got))
 			want := expected(w, tc.p)
 			// The case must exercise each table.

@@ -81,7 +81,7 @@ func Register(api huma.API, d Deps) {
 	if d.Growth == nil || d.RBAC == nil {
 		panic(errors.New("growth.Register: Deps.Growth and Deps.RBAC are required"))
 	}
-	schema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(Report{}), true, "GrowthReport")
+	schema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(GrowthReport{}), true, "GrowthReport")
 	huma.Register(api, huma.Operation{
 		OperationID: "get-growth", Method: http.MethodGet, Path: Path, Tags: []string{"Admin: analytics"},
 		Summary: "Growth metrics",
@@ -128,4 +128,4 @@ func Register(api huma.API, d Deps) {
 }
 
 // jsonBody encodes a report as the operation's JSON answer.
-func jsonBody(r *Report) ([]byte, error) { return json.Marshal(r) }
+func jsonBody(r *GrowthReport) ([]byte, error) { return json.Marshal(r) }

@@ -1,8 +1,8 @@
 package growth
 
-// Segment says which partners a row counts: all of them (split total), those of one
+// GrowthSegment says which partners a row counts: all of them (split total), those of one
 // referral source (split source) or those who signed up in one UTC week (split cohort).
-type Segment struct {
+type GrowthSegment struct {
 	Split  string `json:"split" enum:"total,source,cohort" doc:"Which partners the row counts: all, one referral source, or one weekly signup cohort."`
 	Source string `json:"source" doc:"The referral code the partners signed up with, none (no code), or all."`
 	Cohort string `json:"cohort" doc:"The Monday (YYYY-MM-DD, UTC) of the week the partners signed up, or all."`
@@ -10,7 +10,7 @@ type Segment struct {
 
 // SignupRow is one interval's signups and activations.
 type SignupRow struct {
-	Segment
+	GrowthSegment
 	Bucket           string   `json:"bucket" doc:"Start of the interval (YYYY-MM-DD, UTC)."`
 	Signups          int      `json:"signups" doc:"Partners who signed up in the interval."`
 	Activations      int      `json:"activations" doc:"Partners who reached first_live_order in the interval, whenever they signed up."`
@@ -20,7 +20,7 @@ type SignupRow struct {
 
 // FunnelRow is one milestone of the funnel of the partners who signed up in the range.
 type FunnelRow struct {
-	Segment
+	GrowthSegment
 	Step                      int      `json:"step" doc:"1 (signed_up) to 10 (first_live_order)."`
 	Milestone                 string   `json:"milestone"`
 	Partners                  int      `json:"partners" doc:"Partners who reached this milestone before the report's end."`
@@ -32,7 +32,7 @@ type FunnelRow struct {
 // TTFCRow is the time to first call (signup to first 2xx sandbox call) of the partners
 // who signed up in the range.
 type TTFCRow struct {
-	Segment
+	GrowthSegment
 	Signups    int      `json:"signups" doc:"Partners who signed up in the range."`
 	Partners   int      `json:"partners" doc:"Of them, those who made a first sandbox call before the report's end."`
 	P50Seconds *float64 `json:"p50_seconds" doc:"50th percentile (nearest rank) in seconds; null when partners is 0."`
@@ -41,7 +41,7 @@ type TTFCRow struct {
 
 // ActiveRow is the number of partners with at least one 2xx call in one week or month.
 type ActiveRow struct {
-	Segment
+	GrowthSegment
 	Period   string `json:"period" enum:"week,month"`
 	Bucket   string `json:"bucket" doc:"Monday of the week or first day of the month (YYYY-MM-DD, UTC)."`
 	Partners int    `json:"partners" doc:"Partners with at least one 2xx request at the edge (either environment)."`
@@ -50,7 +50,7 @@ type ActiveRow struct {
 
 // RevenueRow is one interval's live revenue in one currency.
 type RevenueRow struct {
-	Segment
+	GrowthSegment
 	Bucket          string `json:"bucket" doc:"Start of the interval (YYYY-MM-DD, UTC)."`
 	Currency        string `json:"currency"`
 	OrdersCompleted uint64 `json:"orders_completed" doc:"Live orders completed in the interval."`
@@ -59,7 +59,7 @@ type RevenueRow struct {
 
 // VolumeRow is one interval's sandbox order volume in one currency.
 type VolumeRow struct {
-	Segment
+	GrowthSegment
 	Bucket        string `json:"bucket" doc:"Start of the interval (YYYY-MM-DD, UTC)."`
 	Currency      string `json:"currency"`
 	OrdersCreated uint64 `json:"orders_created" doc:"Sandbox (test) orders created in the interval."`
@@ -68,7 +68,7 @@ type VolumeRow struct {
 
 // RetentionRow is one weekly cohort's retention in one week since its signup week.
 type RetentionRow struct {
-	Segment
+	GrowthSegment
 	Week       int      `json:"week" doc:"Weeks since the cohort's signup week (0 is that week)."`
 	WeekStart  string   `json:"week_start" doc:"Monday of that week (YYYY-MM-DD, UTC)."`
 	CohortSize int      `json:"cohort_size" doc:"Partners of the cohort (those who signed up in the range)."`
@@ -77,9 +77,11 @@ type RetentionRow struct {
 	Partial    bool     `json:"partial" doc:"The week ends after the report's end: only its days before the end count."`
 }
 
-// Report is one growth report. Every table's rows are ordered by segment (total, then
-// sources, then cohorts) and then by time.
-type Report struct {
+// GrowthReport is one growth report. Every table's rows are ordered by segment (total,
+// then sources, then cohorts) and then by time. It and GrowthSegment carry the package's
+// name because Huma names OpenAPI schemas by type name across the whole API, where a
+// bare Report or Segment would clash with other packages' types.
+type GrowthReport struct {
 	From           string         `json:"from" doc:"Start of the report (YYYY-MM-DD, UTC): the given from, moved back to the start of its interval."`
 	To             string         `json:"to" doc:"End of the report, exclusive: the given to, moved on to the end of the interval holding its last day."`
 	Interval       string         `json:"interval" enum:"day,week,month"`
@@ -97,7 +99,7 @@ type Report struct {
 var Tables = []string{"signups", "funnel", "ttfc", "active_partners", "live_revenue", "sandbox_volume", "retention"}
 
 // table returns the rows of the named table (one of Tables).
-func (r *Report) table(name string) any {
+func (r *GrowthReport) table(name string) any {
 	switch name {
 	case "signups":
 		return r.Signups
