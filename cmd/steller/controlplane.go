@@ -167,6 +167,9 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	liverequest.Register(a.Huma(), liverequest.Deps{Service: goLive, RBAC: a.Checker()})
+	if err := wireGrowth(a, pool, ch, c.ClickHouseDatabase, logger); err != nil {
+		return fail(err)
+	}
 	cp.consoleEdge = c.ConsoleEdgeURL
 	orders, err := console.OrderLimiter(pool, quotaRate(c.ConsoleOrderLimit), nil)
 	if err != nil {

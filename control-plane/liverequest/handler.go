@@ -39,7 +39,7 @@ type RejectLiveRequestBody struct {
 // LiveRequestList is one page of live requests.
 type LiveRequestList struct {
 	Requests   []LiveRequest `json:"requests"`
-	NextCursor string    `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+	NextCursor string        `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
 // ReviewedLiveRequest is a live request as admins see it: with its readiness report.

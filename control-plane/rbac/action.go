@@ -48,6 +48,8 @@ const (
 	AdminPoliciesManage = "admin.policies.manage"
 	// AdminAuditRead reads the audit log.
 	AdminAuditRead = "admin.audit.read"
+	// AdminGrowthRead reads the growth metrics (GET /v1/admin/growth).
+	AdminGrowthRead = "admin.growth.read"
 )
 
 // Checker decides whether a principal may perform an action; a denial is a

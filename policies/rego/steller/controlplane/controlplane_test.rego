@@ -11,7 +11,7 @@ partner_actions := [
 
 admin_actions := [
 	"admin.partners.read", "admin.partners.manage", "admin.keys.manage",
-	"admin.policies.read", "admin.policies.manage", "admin.audit.read",
+	"admin.policies.read", "admin.policies.manage", "admin.audit.read", "admin.growth.read",
 ]
 
 # The expected matrix, written out rather than derived from data.json, so a change to the
