@@ -207,19 +207,31 @@ func committed(t testing.TB, e env) int64 {
 	for i := range parts {
 		parts[i] = i
 	}
-	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{
-		GroupID: e.group, Topics: map[string][]int{e.topic: parts},
-	})
-	require.NoError(t, err)
-	require.NoError(t, resp.Error)
-	var sum int64
-	for _, p := range resp.Topics[e.topic] {
-		require.NoError(t, p.Error)
-		if p.CommittedOffset > 0 {
-			sum += p.CommittedOffset
+	// The group's coordinator may be moving or loading (a busy broker, a new group): Kafka
+	// says so with a retriable error, which is "ask again", not a failure.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{
+			GroupID: e.group, Topics: map[string][]int{e.topic: parts},
+		})
+		if err == nil {
+			err = resp.Error
 		}
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && kerr.Temporary() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		require.NoError(t, err)
+		var sum int64
+		for _, p := range resp.Topics[e.topic] {
+			require.NoError(t, p.Error)
+			if p.CommittedOffset > 0 {
+				sum += p.CommittedOffset
+			}
+		}
+		return sum
 	}
-	return sum
 }
 
 // metric reads a counter or gauge from reg by its full name (labels summed).
