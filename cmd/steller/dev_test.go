@@ -78,17 +78,27 @@ func devDataDir(t *testing.T) (dataDir, pgDir string) {
 	return dataDir, pgDir
 }
 
+// testPortOffset is base plus STELLER_PORT_OFFSET (0 when unset): each test that starts
+// servers of its own has a base apart from the others', and a whole second run of the
+// tests moves by the same amount.
+func testPortOffset(t *testing.T, base int) int {
+	t.Helper()
+	v := os.Getenv("STELLER_PORT_OFFSET")
+	if v == "" {
+		return base
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, "STELLER_PORT_OFFSET")
+	return base + n
+}
+
 // startDev runs `steller dev` on its own data dir and ports (its servers' ports moved by
-// portOffset, so two tests' instances do not meet) and waits for its banner. When
-// STELLER_PORT_OFFSET is set, it replaces portOffset, so an engineer running one such test
-// at a time beside others' stacks can give it a free offset.
+// portOffset, so two tests' instances do not meet) and waits for its banner.
+// STELLER_PORT_OFFSET, when set, is added to portOffset (testPortOffset), so a second run of
+// the tests beside another's stacks moves all of its instances together, still apart.
 func startDev(t *testing.T, bin, dataDir string, portOffset int) *devRun {
 	t.Helper()
-	if v := os.Getenv("STELLER_PORT_OFFSET"); v != "" {
-		n, err := strconv.Atoi(v)
-		require.NoError(t, err, "STELLER_PORT_OFFSET")
-		portOffset = n
-	}
+	portOffset = testPortOffset(t, portOffset)
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--port-offset", strconv.Itoa(portOffset),
 		"--control-plane-addr", "127.0.0.1:0", "--control-plane-ops-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--gateway-ops-addr", "127.0.0.1:0",
 		"--ingest-addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--sandbox-completion-delay", "300ms",

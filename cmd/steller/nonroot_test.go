@@ -47,7 +47,7 @@ func TestStackRunsForAUserWhoIsNotRoot(t *testing.T) {
 
 	stack := func(verb string) string {
 		t.Helper()
-		cmd := exec.Command(bin, "stack", verb, "--profile", "test", "--stack-dir", stackDir, "--port-offset", "850", "--kafka", "none")
+		cmd := exec.Command(bin, "stack", verb, "--profile", "test", "--stack-dir", stackDir, "--port-offset", strconv.Itoa(testPortOffset(t, 850)), "--kafka", "none")
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(stackDir)}
 		if os.Getuid() == 0 { // only root may switch users (even to itself: setgroups needs the privilege)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
