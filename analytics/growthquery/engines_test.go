@@ -15,29 +15,16 @@ import (
 	"github.com/steller/platform/analytics/growthquery/growthtest"
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/orderquery/ordertest"
-	"github.com/steller/platform/analytics/schema"
+	"github.com/steller/platform/analytics/schema/schematest"
 	"github.com/steller/platform/internal/chcurrent"
-	"github.com/steller/platform/internal/testenv"
 )
 
 // newEngines is one database on 18.16 and the same on current ClickHouse, every migration
 // applied.
 func newEngines(t *testing.T) growthtest.Engines {
 	t.Helper()
-	ctx := context.Background()
-	old := testenv.NewClickHouse(t)
-	require.NoError(t, schema.Migrate(ctx, old.Conn, old.Database))
-	cur := chcurrent.Shared(t)
-	cur.CreateDatabase(t, old.Database)
-	migrations, err := schema.Migrations()
-	require.NoError(t, err)
-	for _, m := range migrations {
-		stmts, err := m.Statements(old.Database)
-		require.NoError(t, err)
-		_, err = cur.Run(ctx, stmts...)
-		require.NoError(t, err, "migration %s fails on current ClickHouse %s", m.Name, cur.Version())
-	}
-	return growthtest.Engines{Conn: old.Conn, Database: old.Database, Current: cur}
+	tw := schematest.NewTwin(t)
+	return growthtest.Engines{Conn: tw.Old.Conn, Database: tw.Database, Current: tw.Cur}
 }
 
 // requests makes n rows of five partners, one every step from start, with statuses of
