@@ -68,9 +68,9 @@ type Report struct {
 	Checks  []Check `json:"checks"`
 }
 
-// checkDoc is the guide of a check: the portal's idempotency guide, and the going-live
+// CheckDoc is the guide of a check: the portal's idempotency guide, and the going-live
 // guide's section of each other check (the onboarding's live steps link the same guide).
-func checkDoc(name string) string {
+func CheckDoc(name string) string {
 	if name == CheckIdempotency {
 		return "/docs/idempotency"
 	}
@@ -132,7 +132,7 @@ func rank(v string) int {
 func orUnknown(err error, name string, check func() Check) Check {
 	if err != nil {
 		return Check{Name: name, Verdict: VerdictUnknown, Detail: "the request logs cannot be read right now; try again later",
-			Figures: map[string]any{}, Doc: checkDoc(name)}
+			Figures: map[string]any{}, Doc: CheckDoc(name)}
 	}
 	return check()
 }
@@ -145,7 +145,7 @@ func share(part, whole uint64) float64 {
 }
 
 func idempotencyCheck(t readinessquery.Traffic) Check {
-	c := Check{Name: CheckIdempotency, Doc: checkDoc(CheckIdempotency), Figures: map[string]any{
+	c := Check{Name: CheckIdempotency, Doc: CheckDoc(CheckIdempotency), Figures: map[string]any{
 		"orders": t.Orders, "orders_with_key": t.OrdersWithKey, "share": share(t.OrdersWithKey, t.Orders)}}
 	switch {
 	case t.Orders == 0:
@@ -161,7 +161,7 @@ func idempotencyCheck(t readinessquery.Traffic) Check {
 }
 
 func webhookCheck(endpoints, attempts, ok int64, last *int32) Check {
-	c := Check{Name: CheckWebhooks, Doc: checkDoc(CheckWebhooks), Figures: map[string]any{
+	c := Check{Name: CheckWebhooks, Doc: CheckDoc(CheckWebhooks), Figures: map[string]any{
 		"endpoints": endpoints, "attempts": attempts, "attempts_2xx": ok, "share_2xx": share(uint64(ok), uint64(attempts)), "last_status": last}}
 	lastOK := last != nil && *last >= 200 && *last < 300
 	okShare := share(uint64(ok), uint64(attempts))
@@ -184,7 +184,7 @@ func webhookCheck(endpoints, attempts, ok int64, last *int32) Check {
 }
 
 func allowlistCheck(t readinessquery.Traffic) Check {
-	c := Check{Name: CheckAllowlist, Doc: checkDoc(CheckAllowlist), Figures: map[string]any{
+	c := Check{Name: CheckAllowlist, Doc: CheckDoc(CheckAllowlist), Figures: map[string]any{
 		"denials": t.IPDenials, "keys": t.IPDeniedKeys, "addresses": t.IPDeniedAddresses}}
 	if t.IPDenials == 0 {
 		c.Verdict, c.Detail = VerdictPass, "no key was used from an address outside its allowlist"
@@ -198,7 +198,7 @@ func allowlistCheck(t readinessquery.Traffic) Check {
 
 func errorRateCheck(t readinessquery.Traffic) Check {
 	rate := share(t.ClientErrors+t.ServerErrors, t.Requests)
-	c := Check{Name: CheckErrorRate, Doc: checkDoc(CheckErrorRate), Figures: map[string]any{
+	c := Check{Name: CheckErrorRate, Doc: CheckDoc(CheckErrorRate), Figures: map[string]any{
 		"requests": t.Requests, "client_errors": t.ClientErrors, "server_errors": t.ServerErrors, "error_rate": rate}}
 	switch {
 	case t.Requests == 0:
@@ -214,7 +214,7 @@ func errorRateCheck(t readinessquery.Traffic) Check {
 }
 
 func retryCheck(r readinessquery.Retries) Check {
-	c := Check{Name: CheckRetries, Doc: checkDoc(CheckRetries), Figures: map[string]any{
+	c := Check{Name: CheckRetries, Doc: CheckDoc(CheckRetries), Figures: map[string]any{
 		"retryable_answers": r.Retryable, "retried": r.Retried, "immediate_retries": r.Immediate,
 		"min_gap_ms": r.MinGapMs, "median_gap_ms": r.MedianGapMs,
 		"min_backoff_ms": readinessquery.MinBackoff.Milliseconds(), "retry_horizon_ms": readinessquery.RetryHorizon.Milliseconds()}}

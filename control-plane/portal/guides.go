@@ -46,15 +46,19 @@ type Section struct {
 // guideList is the guides in reading order.
 var guideList = []struct{ slug, summary string }{
 	{"quickstart", "From signup to your first sandbox order and its webhook, in ten minutes."},
+	{"authentication", "Test and live keys, roles, IP allowlists, rolling and revoking, team roles."},
 	{"sandbox", "The sandbox vendor: catalog, fake USD, order lifecycle, card codes and magic values."},
 	{"idempotency", "Retrying safely with Idempotency-Key."},
+	{"webhooks", "Signed order events: endpoints, retries and verifying signatures."},
+	{"going-live", "Live access, the review and its readiness report, the first live order."},
 	{"changelog", "What changed, and how the API is versioned."},
 }
 
-// markdown renders the guides: tables and autolinks (GFM), an id on every heading.
+// markdown renders the guides: tables and autolinks (GFM), an id on every heading (or the
+// one a heading names with {#id}, for anchors the API links to).
 var markdown = goldmark.New(
 	goldmark.WithExtensions(extension.GFM),
-	goldmark.WithParserOptions(parser.WithAutoHeadingID()),
+	goldmark.WithParserOptions(parser.WithAutoHeadingID(), parser.WithHeadingAttribute()),
 )
 
 // loadGuides renders every guide of guideList.
