@@ -28,6 +28,14 @@ type Server interface {
 	StopSignal() StopSignal
 }
 
+// Located is a Server whose command line names a directory other than its stack's (a
+// PostgreSQL data directory moved out of a stack the postgres user cannot enter): that
+// directory identifies its process instead.
+type Located interface {
+	// CommandDir is a directory the server's command line always names.
+	CommandDir() string
+}
+
 // StopSignal names the signal a server stops cleanly on.
 type StopSignal int
 

@@ -58,6 +58,10 @@ func PostgresDataDir(dir string) string {
 // Name implements Server.
 func (p *Postgres) Name() string { return "postgres" }
 
+// CommandDir implements Located: the command line names the data directory (-D), which
+// may lie outside the stack (PostgresDataDir).
+func (p *Postgres) CommandDir() string { return p.Dir }
+
 // StopSignal implements Server: SIGINT is PostgreSQL's "fast" shutdown.
 func (p *Postgres) StopSignal() StopSignal { return SigInt }
 

@@ -222,8 +222,8 @@ func StopDetached(dir string, srv Server) error {
 func pidPath(dir string, srv Server) string { return filepath.Join(dir, srv.Name()+".pid") }
 
 // runningPid reads a pid file and reports whether that pid is alive and is still the
-// server it was (its command line mentions the server's directory), so a reused pid is
-// never signalled.
+// server it was (its command line names the stack's directory, or the server's own if it
+// is Located), so a reused pid is never signalled.
 func runningPid(dir string, srv Server) (int, bool) {
 	b, err := os.ReadFile(pidPath(dir, srv))
 	if err != nil {
@@ -237,7 +237,11 @@ func runningPid(dir string, srv Server) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	abs, _ := filepath.Abs(dir)
+	marker := dir
+	if l, ok := srv.(Located); ok {
+		marker = l.CommandDir()
+	}
+	abs, _ := filepath.Abs(marker)
 	if !bytes.Contains(cmdline, []byte(abs)) {
 		return 0, false
 	}

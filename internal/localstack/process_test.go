@@ -99,3 +99,31 @@ func TestFixedPortsLieAboveTheEphemeralRange(t *testing.T) {
 		}
 	}
 }
+
+// locatedServer is a fakeServer whose command line names a directory of its own, outside
+// the stack's, as a relocated PostgreSQL's does.
+type locatedServer struct {
+	fakeServer
+	own string
+}
+
+func (l locatedServer) CommandDir() string { return l.own }
+
+// A server whose command line names its own directory instead of the stack's (PostgreSQL
+// with its data moved out of a mode-700 clone) is found, kept and stopped like any other:
+// before, stack down left it running and the next stack up took it for stopped.
+func TestALocatedServerIsFoundAndStopped(t *testing.T) {
+	t.Parallel()
+	dir, own := t.TempDir(), t.TempDir()
+	srv := locatedServer{fakeServer{name: "located", args: []string{"sh", "-c", "sleep 30", filepath.Join(own, "data")}}, own}
+
+	pid, err := StartDetached(context.Background(), dir, srv)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = StopDetached(dir, srv) })
+	again, err := StartDetached(context.Background(), dir, srv)
+	require.NoError(t, err)
+	assert.Equal(t, pid, again, "a running server was started twice")
+
+	require.NoError(t, StopDetached(dir, srv))
+	assert.False(t, Alive(pid), "stack down left the server running")
+}
