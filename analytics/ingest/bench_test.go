@@ -66,7 +66,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 	// The ingest's decoding cost alone is BenchmarkDecode (batch_test.go).
 	msgs := encode(b, evs)
 	started := time.Now()
-	produce(b, k.Brokers, source, msgs)
+	testenv.Produce(b, k.Brokers, source, msgs)
 	b.Logf("pre-produced %d events (%d MiB of JSON) in %s", benchRows, jsonBytes(msgs)>>20, time.Since(started).Round(time.Millisecond))
 
 	b.Run("baseline=clickhouse_insert", func(b *testing.B) {

@@ -152,12 +152,12 @@ func TestIngestWaitsWhileClickHouseIsUnreachableAndCatchesUp(t *testing.T) {
 
 			const before, during = 2_000, 3_000
 			now := time.Now().UTC()
-			produce(t, e.kafka.Brokers, e.topic, c.messages(t, "before", before, now))
+			testenv.Produce(t, e.kafka.Brokers, e.topic, c.messages(t, "before", before, now))
 			c.stored.waitDistinct(t, e.ch, before, 30*time.Second)
 			require.Eventually(t, func() bool { return committed(t, e) == before }, 10*time.Second, 50*time.Millisecond)
 
 			px.Cut()
-			produce(t, e.kafka.Brokers, e.topic, c.messages(t, "during", during, now))
+			testenv.Produce(t, e.kafka.Brokers, e.topic, c.messages(t, "during", during, now))
 			require.Eventually(t, func() bool { return metric(t, reg, "steller_ingest_insert_retries_total") >= 3 }, 30*time.Second, 50*time.Millisecond,
 				"the ingest retries while ClickHouse is unreachable")
 			// A longer outage: three more retries, with the backoff at its cap.
@@ -225,7 +225,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	// can report them and prove the query-time dedup hides them.
 	require.NoError(t, e.ch.Conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".request_logs"))
 	const n = 300_000
-	produce(t, e.kafka.Brokers, e.topic, encode(t, events("kill", n, time.Now().UTC())))
+	testenv.Produce(t, e.kafka.Brokers, e.topic, encode(t, events("kill", n, time.Now().UTC())))
 	cfg := childConfig{
 		Brokers: e.kafka.Brokers, Topic: e.topic, Group: e.group, DeadLetter: e.deadLetter,
 		ClickHouseAddr: e.ch.Addr, Database: e.ch.Database, BatchSize: 20_000, FlushInterval: time.Second,

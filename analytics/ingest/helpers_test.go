@@ -95,33 +95,6 @@ func encode(t testing.TB, evs []requestlog.Event) []kafka.Message {
 	return msgs
 }
 
-// produce writes msgs to topic in order and waits for the broker's acknowledgement.
-func produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {
-	t.Helper()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 10_000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4,
-	}
-	defer w.Close()
-	w.Transport = &kafka.Transport{}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for start := 0; start < len(msgs); start += 10_000 {
-		chunk := msgs[start:min(start+10_000, len(msgs))]
-		for attempt := 0; ; attempt++ {
-			err := w.WriteMessages(ctx, chunk...)
-			// A topic created moments ago can be missing from the metadata the writer
-			// sees; then nothing of the chunk was written and it is safe to repeat.
-			if errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 50 {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			require.NoError(t, err)
-			break
-		}
-	}
-}
-
 // running is an ingest started in the background.
 type running struct {
 	cancel context.CancelFunc

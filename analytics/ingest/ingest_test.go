@@ -51,7 +51,7 @@ func TestIngestStoresEveryEventOnceWithItsFields(t *testing.T) {
 	const n = 5_000
 	now := time.Now().UTC()
 	evs := events("e2e", n, now)
-	produce(t, e.kafka.Brokers, e.topic, encode(t, evs))
+	testenv.Produce(t, e.kafka.Brokers, e.topic, encode(t, evs))
 
 	reg := prometheus.NewRegistry()
 	cfg := e.config()
@@ -125,7 +125,7 @@ func TestPoisonMessagesGoToTheDeadLetterTopicAndThePartitionMovesOn(t *testing.T
 		{Key: []byte("ptr_x"), Value: []byte(`{"schema_version":1,"timestamp_ms":1,"status":200}`), Headers: []kafka.Header{{Key: "trace", Value: []byte("t1")}}},
 		good[2],
 	}
-	produce(t, e.kafka.Brokers, e.topic, msgs)
+	testenv.Produce(t, e.kafka.Brokers, e.topic, msgs)
 
 	reg := prometheus.NewRegistry()
 	cfg := e.config()
@@ -169,7 +169,7 @@ func TestGracefulStopFlushesTheBatchBeingFilled(t *testing.T) {
 	t.Parallel()
 	e := setup(t, 2)
 	const n = 500
-	produce(t, e.kafka.Brokers, e.topic, encode(t, events("stop", n, time.Now().UTC())))
+	testenv.Produce(t, e.kafka.Brokers, e.topic, encode(t, events("stop", n, time.Now().UTC())))
 	cfg := e.config()
 	cfg.BatchSize = 1_000_000
 	cfg.FlushInterval = time.Hour // only the stop can flush

@@ -13,6 +13,7 @@ import (
 	"github.com/steller/platform/analytics/ingest"
 	"github.com/steller/platform/analytics/orderquery"
 	"github.com/steller/platform/analytics/orderquery/ordertest"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // Sandbox and live order events reach order_events; a duplicate (produced again after the
@@ -39,10 +40,10 @@ func TestOrderEventsAreStoredOnceAndRolledUpExactly(t *testing.T) {
 	poison := kafka.Message{Key: []byte("ptr_x"), Value: []byte(`{"schema_version":1,"event_id":"evt_x","type":"order.refunded"}`)}
 	first := append(append([]kafka.Message{}, msgs[:10]...), poison)
 	first = append(first, msgs[10:]...)
-	produce(t, e.kafka.Brokers, e.topic, first)
+	testenv.Produce(t, e.kafka.Brokers, e.topic, first)
 	require.Eventually(t, func() bool { return committed(t, e) == int64(len(first)) }, 60*time.Second, 50*time.Millisecond,
 		"offsets committed past the poison event")
-	produce(t, e.kafka.Brokers, e.topic, msgs[:4]) // redelivered copies
+	testenv.Produce(t, e.kafka.Brokers, e.topic, msgs[:4]) // redelivered copies
 	require.Eventually(t, func() bool { return committed(t, e) == int64(len(first)+4) }, 60*time.Second, 50*time.Millisecond)
 
 	ctx := context.Background()

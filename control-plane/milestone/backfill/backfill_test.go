@@ -131,8 +131,8 @@ VALUES ($1, $2, $3, 'Partner Ltd', 'https://partner.example', 'GB', 100000, 'Gif
 			ords = append(ords, milestonetest.Message(t, p, milestonetest.Order(fmt.Sprintf("ord_%d_live", i), orderevent.TypeCompleted, p, "live", at(9))))
 		}
 	}
-	milestonetest.Produce(t, k.Brokers, requests, reqs)
-	milestonetest.Produce(t, k.Brokers, orders, ords)
+	testenv.Produce(t, k.Brokers, requests, reqs)
+	testenv.Produce(t, k.Brokers, orders, ords)
 
 	det, err := detector.New(detector.Config{Brokers: k.Brokers, RequestLogTopic: requests, OrderEventTopic: orders,
 		RequestGroup: "det-" + requests, OrderGroup: "det-" + orders, Pool: pool, Jobs: jobs,

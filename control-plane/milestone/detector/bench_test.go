@@ -13,6 +13,7 @@ import (
 
 	"github.com/steller/platform/control-plane/milestone/detector"
 	"github.com/steller/platform/control-plane/milestone/milestonetest"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // Benchmark data: benchEvents request-log events of benchPartners partners on one
@@ -51,7 +52,7 @@ func BenchmarkDetection(b *testing.B) {
 		}
 		msgs[i] = milestonetest.Message(b, partner, milestonetest.Call(fmt.Sprintf("req_bench_%07d", i), partner, env, status, start.Add(time.Duration(i)*time.Millisecond)))
 	}
-	milestonetest.Produce(b, e.kafka.Brokers, e.requests, msgs)
+	testenv.Produce(b, e.kafka.Brokers, e.requests, msgs)
 	reset := func() {
 		_, err := e.pool.Exec(ctx, `DELETE FROM onboarding_milestones WHERE partner_id LIKE 'ptr_bench_%'`)
 		require.NoError(b, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/steller/platform/control-plane/milestone/detector"
 	"github.com/steller/platform/control-plane/milestone/milestonetest"
 	"github.com/steller/platform/control-plane/partner/partnertest"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // streams is a small history of three partners: A reaches every detector milestone after
@@ -86,8 +87,8 @@ func TestTheDetectorRecordsExactlyTheFirstSuccessesAndAReplayChangesNothing(t *t
 	t.Parallel()
 	e := setup(t)
 	s := history(t, e)
-	milestonetest.Produce(t, e.kafka.Brokers, e.requests, s.requests)
-	milestonetest.Produce(t, e.kafka.Brokers, e.orders, s.orders)
+	testenv.Produce(t, e.kafka.Brokers, e.requests, s.requests)
+	testenv.Produce(t, e.kafka.Brokers, e.orders, s.orders)
 
 	reg := prometheus.NewRegistry()
 	cfg := e.config(e.pool, "", reg)
@@ -139,11 +140,11 @@ func TestOffsetsWaitForPostgresAndTheDetectorCatchesUp(t *testing.T) {
 	run(t, cfg)
 
 	at := time.Now().UTC().Add(-time.Minute).Truncate(time.Millisecond)
-	milestonetest.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{milestonetest.Message(t, a, milestonetest.Call("req_before", a, "test", 200, at))})
+	testenv.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{milestonetest.Message(t, a, milestonetest.Call("req_before", a, "test", 200, at))})
 	milestonetest.AwaitCommitted(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3, 1, time.Minute)
 
 	px.down()
-	milestonetest.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{
+	testenv.Produce(t, e.kafka.Brokers, e.requests, []kafka.Message{
 		milestonetest.Message(t, b, milestonetest.Call("req_during", b, "test", 200, at.Add(time.Second))),
 		milestonetest.Message(t, a, milestonetest.Call("req_other", a, "live", 200, at.Add(2*time.Second))),
 	})

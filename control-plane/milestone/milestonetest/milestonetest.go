@@ -61,31 +61,6 @@ func Message(t testing.TB, partner string, v any) kafka.Message {
 	return kafka.Message{Key: []byte(partner), Value: raw}
 }
 
-// Produce writes msgs to topic in order and waits for the broker's acknowledgement.
-func Produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {
-	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchSize: 10_000, BatchBytes: 16 << 20, BatchTimeout: 5 * time.Millisecond, Compression: kafka.Lz4,
-		Transport: &kafka.Transport{}}
-	defer w.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for start := 0; start < len(msgs); start += 10_000 {
-		chunk := msgs[start:min(start+10_000, len(msgs))]
-		for attempt := 0; ; attempt++ {
-			err := w.WriteMessages(ctx, chunk...)
-			// A topic created moments ago can be missing from the writer's metadata; then
-			// nothing of the chunk was written and it is safe to repeat.
-			if errors.Is(err, kafka.UnknownTopicOrPartition) && attempt < 50 {
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			require.NoError(t, err)
-			break
-		}
-	}
-}
-
 // Committed sums a group's committed offsets over a topic's partitions (a partition
 // without a commit counts 0): on a fresh topic, the number of messages committed.
 func Committed(t testing.TB, brokers []string, group, topic string, partitions int) int64 {
