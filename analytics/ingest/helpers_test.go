@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -175,36 +174,7 @@ func (s stored) waitDistinct(t testing.TB, ch testenv.ClickHouse, want uint64, w
 // partition with no commit counts as 0).
 func committed(t testing.TB, e env) int64 {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(e.kafka.Brokers...), Timeout: 10 * time.Second}
-	parts := make([]int, e.partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	// The group's coordinator may be moving or loading (a busy broker, a new group): Kafka
-	// says so with a retriable error, which is "ask again", not a failure.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{
-			GroupID: e.group, Topics: map[string][]int{e.topic: parts},
-		})
-		if err == nil {
-			err = resp.Error
-		}
-		var kerr kafka.Error
-		if errors.As(err, &kerr) && kerr.Temporary() && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		require.NoError(t, err)
-		var sum int64
-		for _, p := range resp.Topics[e.topic] {
-			require.NoError(t, p.Error)
-			if p.CommittedOffset > 0 {
-				sum += p.CommittedOffset
-			}
-		}
-		return sum
-	}
+	return testenv.Committed(t, e.kafka.Brokers, e.group, e.topic, e.partitions)
 }
 
 // metric reads a counter or gauge from reg by its full name (labels summed).

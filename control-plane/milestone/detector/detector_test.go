@@ -152,7 +152,7 @@ func TestOffsetsWaitForPostgresAndTheDetectorCatchesUp(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return metric(t, reg, "steller_milestone_detector_write_errors_total", map[string]string{"stream": "request_logs"}) >= 2
 	}, time.Minute, 10*time.Millisecond)
-	assert.Equal(t, int64(1), milestonetest.Committed(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3), "offsets moved past an unwritten batch")
+	assert.Equal(t, int64(1), testenv.Committed(t, e.kafka.Brokers, cfg.RequestGroup, e.requests, 3), "offsets moved past an unwritten batch")
 	assert.NotContains(t, milestones(t, e.pool), b)
 
 	px.up()

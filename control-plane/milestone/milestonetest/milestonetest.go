@@ -23,6 +23,7 @@ import (
 	"github.com/steller/platform/analytics/requestlog"
 	"github.com/steller/platform/control-plane/milestone"
 	"github.com/steller/platform/control-plane/webhook"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // Call is a request-log event.
@@ -61,38 +62,6 @@ func Message(t testing.TB, partner string, v any) kafka.Message {
 	return kafka.Message{Key: []byte(partner), Value: raw}
 }
 
-// Committed sums a group's committed offsets over a topic's partitions (a partition
-// without a commit counts 0): on a fresh topic, the number of messages committed.
-func Committed(t testing.TB, brokers []string, group, topic string, partitions int) int64 {
-	t.Helper()
-	n, err := fetchCommitted(brokers, group, topic, partitions)
-	require.NoError(t, err)
-	return n
-}
-
-func fetchCommitted(brokers []string, group, topic string, partitions int) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	parts := make([]int, partitions)
-	for i := range parts {
-		parts[i] = i
-	}
-	resp, err := client.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		return 0, err
-	}
-	var sum int64
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return 0, p.Error
-		}
-		sum += max(p.CommittedOffset, 0)
-	}
-	return sum, nil
-}
-
 // AwaitCommitted waits until the group has committed want messages of topic. Errors
 // while the group's coordinator is still being chosen are waited out too.
 func AwaitCommitted(t testing.TB, brokers []string, group, topic string, partitions int, want int64, within time.Duration) {
@@ -101,7 +70,7 @@ func AwaitCommitted(t testing.TB, brokers []string, group, topic string, partiti
 	var got int64
 	var err error
 	for time.Now().Before(deadline) {
-		if got, err = fetchCommitted(brokers, group, topic, partitions); err == nil && got >= want {
+		if got, err = testenv.CommittedOffsets(brokers, group, topic, partitions); err == nil && got >= want {
 			require.Equal(t, want, got)
 			return
 		}
