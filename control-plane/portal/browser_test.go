@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -37,6 +38,16 @@ func TestThePublicPagesInChromium(t *testing.T) {
 	)
 	assert.Equal(t, "/docs/sandbox#magic-values", browser.Get(page, chromedp.AttributeValue(chromedp.CSS("ol.results li a"), "href")).Value)
 	page.Screenshot("portal-search")
+
+	// A phone's width: the same pages fit it, nothing wider than the screen but code blocks
+	// (which scroll on their own).
+	page.Do(chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"/", "/docs/quickstart", "/docs/authentication"} {
+		page.Visit(path)
+		assert.LessOrEqual(t, browser.Get(page, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), 390,
+			"%s is wider than a phone's screen", path)
+		page.Screenshot("portal-narrow" + strings.ReplaceAll(path, "/", "-"))
+	}
 
 	require.Empty(t, page.Problems(), "console errors, exceptions or CSP violations")
 	require.Empty(t, page.Foreign(), "requests to other origins")
