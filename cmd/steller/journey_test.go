@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/control-plane/account"
 )
 
 // hookReceiver is a partner's webhook receiver: it verifies every delivery with its own
@@ -85,17 +86,7 @@ func firstCallJourney(t *testing.T, run *devRun) (secrets []string) {
 	t.Helper()
 	cp, gw := run.controlPlane, run.gateway
 
-	var signup struct {
-		APIKey struct {
-			Secret string `json:"secret"`
-		} `json:"api_key"`
-		Partner struct {
-			ID string `json:"id"`
-		} `json:"partner"`
-		Session struct {
-			Token string `json:"token"`
-		} `json:"session"`
-	}
+	var signup account.SignupBody
 	status := call(t, http.MethodPost, cp+"/v1/public/signup", "", map[string]string{
 		"company": "Journey Gifts", "name": "Jo Urney", "email": "jo@journey.example", "password": "first-call-Journey-1",
 	}, &signup)

@@ -18,6 +18,7 @@ import (
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/control-plane/account"
 )
 
 // livePortOffset moves this test's steller dev servers clear of the other tests' ones.
@@ -120,17 +121,7 @@ func TestLiveOrdersGoThroughTheGatewayToTheLiveVendor(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, string(raw))
 	assert.Contains(t, string(raw), `"code":"edge_signature_missing"`)
 
-	var signup struct {
-		APIKey struct {
-			Secret string `json:"secret"`
-		} `json:"api_key"`
-		Partner struct {
-			ID string `json:"id"`
-		} `json:"partner"`
-		Session struct {
-			Token string `json:"token"`
-		} `json:"session"`
-	}
+	var signup account.SignupBody
 	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, cp+"/v1/public/signup", "", map[string]string{
 		"company": "Live Gifts", "name": "Liv Ely", "email": "ops@live-gifts.example", "password": "going-Live-today-1",
 	}, &signup))
