@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/steller/platform/analytics/logquery"
@@ -207,8 +208,8 @@ func ErrorDoc(code string) string { return "/docs/errors#" + code }
 
 // logsLink is the explorer query listing the stuck requests.
 func logsLink(st logquery.Stuck) string {
-	if st.Code != "" && st.Code[:min(5, len(st.Code))] == "http_" {
-		return "/v1/logs?status=" + st.Code[5:]
+	if status, ok := strings.CutPrefix(st.Code, "http_"); ok {
+		return "/v1/logs?status=" + status
 	}
 	return "/v1/logs?denial_code=" + st.Code
 }

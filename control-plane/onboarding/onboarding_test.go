@@ -233,3 +233,17 @@ func TestWhoMayReadOnboarding(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Equal(t, milestone.SignedUp, o.Next.Milestone)
 }
+
+// A 4xx the upstream answered has no denial code: the hint names its status, and the
+// explorer link filters by it.
+func TestTheStuckHintOfAnUpstreamRefusalLinksItsStatus(t *testing.T) {
+	e := setup(t, nil)
+	tn := partnertest.Seed(t, e.pool, "Refused", false)
+	e.reach(t, tn.PartnerID, map[milestone.Name]time.Duration{milestone.SignedUp: 0})
+	e.request(t, tn.PartnerID, "req_422", now.Add(-time.Minute), 422, "")
+	_, o, _ := e.get(t, tn.Owner, "/v1/onboarding")
+	require.NotNil(t, o.Stuck)
+	assert.Equal(t, "http_422", o.Stuck.Code)
+	assert.Equal(t, "/docs/errors#http_422", o.Stuck.Doc)
+	assert.Equal(t, "/v1/logs?status=422", o.Stuck.Logs)
+}
