@@ -15,7 +15,9 @@ import (
 	"github.com/steller/platform/analytics/growthquery/growthtest"
 	"github.com/steller/platform/analytics/orderevent"
 	"github.com/steller/platform/analytics/orderquery/ordertest"
+	"github.com/steller/platform/analytics/ordertotals"
 	"github.com/steller/platform/analytics/schema/schematest"
+	"github.com/steller/platform/analytics/warehouse"
 	"github.com/steller/platform/internal/chcurrent"
 )
 
@@ -52,55 +54,106 @@ func firstOfMonth(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// expectedActivity computes ActivePartners' answer from the raw rows in Go.
-func expectedActivity(rows []growthtest.Request, from, to time.Time) []growthquery.Activity {
-	seen := map[growthquery.Activity]bool{}
-	var out []growthquery.Activity
-	for _, r := range rows {
-		at := r.At.UTC().Truncate(time.Second)
-		if at.Before(from) || !at.Before(to) || r.Status < 200 || r.Status >= 300 {
-			continue
-		}
-		a := growthquery.Activity{PartnerID: r.PartnerID, Week: monday(at), Month: firstOfMonth(at)}
-		if !seen[a] {
-			seen[a] = true
-			out = append(out, a)
+func utcDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func bucketOf(interval string, d time.Time) time.Time {
+	return map[string]time.Time{"day": d, "week": monday(d), "month": firstOfMonth(d)}[interval]
+}
+
+// segments gives the test's partners their cells; ptr_g_4 is not among them (a partner
+// the report leaves out), and ptr_g_0 and ptr_g_2 share a cell.
+var segments = []growthquery.Segment{
+	{PartnerID: "ptr_g_0", Source: "REF-A", Cohort: time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC), InRange: true},
+	{PartnerID: "ptr_g_1", Source: "none", Cohort: time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC)},
+	{PartnerID: "ptr_g_2", Source: "REF-A", Cohort: time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC), InRange: true},
+	{PartnerID: "ptr_g_3", Source: "REF-'B", Cohort: time.Date(2026, 2, 16, 0, 0, 0, 0, time.UTC), InRange: true},
+	{PartnerID: `ptr_'q"\?`, Source: "none", Cohort: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
+	{PartnerID: "ptr_c_0", Source: "REF-A", Cohort: time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC)},
+	{PartnerID: "ptr_c_1", Source: "REF-'B", Cohort: time.Date(2026, 2, 16, 0, 0, 0, 0, time.UTC)},
+}
+
+func cellOf(partner string) (growthquery.Cell, bool) {
+	for _, s := range segments {
+		if s.PartnerID == partner {
+			return growthquery.Cell{Source: s.Source, Cohort: s.Cohort, InRange: s.InRange}, true
 		}
 	}
-	slices.SortFunc(out, func(a, b growthquery.Activity) int {
-		return cmp.Or(cmp.Compare(a.PartnerID, b.PartnerID), a.Week.Compare(b.Week), a.Month.Compare(b.Month))
+	return growthquery.Cell{}, false
+}
+
+func compareCells(a, b growthquery.Cell) int {
+	return cmp.Or(cmp.Compare(a.Source, b.Source), a.Cohort.Compare(b.Cohort), cmp.Compare(b2i(a.InRange), b2i(b.InRange)))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// expectedActivity computes ActivePartners' answer from the raw rows in Go: the distinct
+// partners of segments with a 2xx request on the UTC days of [from, to), per cell and
+// bucket of period.
+func expectedActivity(rows []growthtest.Request, period string, from, to time.Time) []growthquery.Active {
+	type key struct {
+		cell   growthquery.Cell
+		bucket time.Time
+	}
+	members := map[key]map[string]bool{}
+	from, to = utcDay(from), utcDay(to)
+	for _, r := range rows {
+		d := utcDay(r.At)
+		cell, ok := cellOf(r.PartnerID)
+		if !ok || d.Before(from) || !d.Before(to) || r.Status < 200 || r.Status >= 300 {
+			continue
+		}
+		k := key{cell, bucketOf(period, d)}
+		if members[k] == nil {
+			members[k] = map[string]bool{}
+		}
+		members[k][r.PartnerID] = true
+	}
+	var out []growthquery.Active
+	for k, m := range members {
+		out = append(out, growthquery.Active{Cell: k.cell, Bucket: k.bucket, Partners: uint64(len(m))})
+	}
+	slices.SortFunc(out, func(a, b growthquery.Active) int {
+		return cmp.Or(compareCells(a.Cell, b.Cell), a.Bucket.Compare(b.Bucket))
 	})
 	return out
 }
 
 // expectedOrders computes Orders' answer from the raw events (duplicates included) in Go.
 func expectedOrders(events []orderevent.Event, interval string, from, to time.Time) []growthquery.Order {
-	type cell struct {
-		partner string
-		bucket  time.Time
-		env     string
-		cur     string
+	type key struct {
+		cell   growthquery.Cell
+		bucket time.Time
+		env    string
+		cur    string
 	}
 	seen := map[string]bool{}
-	cells := map[cell]*growthquery.Order{}
+	cells := map[key]*growthquery.Order{}
 	for _, e := range events {
 		if seen[e.EventID] {
 			continue
 		}
 		seen[e.EventID] = true
-		at := time.UnixMilli(e.OccurredAtMs).UTC()
-		day := time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
-		if day.Before(from) || !day.Before(to) {
+		d := utcDay(time.UnixMilli(e.OccurredAtMs))
+		cell, ok := cellOf(e.PartnerID)
+		if !ok || d.Before(from) || !d.Before(to) {
 			continue
 		}
 		if !(e.Environment == "live" && e.Type == orderevent.TypeCompleted) && !(e.Environment == "test" && e.Type == orderevent.TypeCreated) {
 			continue
 		}
-		b := map[string]time.Time{"day": day, "week": monday(day), "month": firstOfMonth(day)}[interval]
-		k := cell{e.PartnerID, b, e.Environment, e.Currency}
+		k := key{cell, bucketOf(interval, d), e.Environment, e.Currency}
 		o := cells[k]
 		if o == nil {
-			o = &growthquery.Order{PartnerID: e.PartnerID, Bucket: b, Environment: e.Environment, Currency: e.Currency}
+			o = &growthquery.Order{Cell: cell, Bucket: k.bucket, Environment: e.Environment, Currency: e.Currency}
 			cells[k] = o
 		}
 		o.Orders++
@@ -111,15 +164,59 @@ func expectedOrders(events []orderevent.Event, interval string, from, to time.Ti
 		out = append(out, *o)
 	}
 	slices.SortFunc(out, func(a, b growthquery.Order) int {
-		return cmp.Or(cmp.Compare(a.PartnerID, b.PartnerID), a.Bucket.Compare(b.Bucket), cmp.Compare(a.Environment, b.Environment),
+		return cmp.Or(compareCells(a.Cell, b.Cell), a.Bucket.Compare(b.Bucket), cmp.Compare(a.Environment, b.Environment),
 			cmp.Compare(a.Currency, b.Currency))
 	})
 	return out
 }
 
+// segmentsTable stores segments as a table of the test database on both engines, for the
+// builders' parity checks (Store sends them as an external table instead).
+func segmentsTable(t *testing.T, eng growthtest.Engines) string {
+	t.Helper()
+	ctx := context.Background()
+	table := warehouse.QuoteIdentifier(eng.Database) + ".segments"
+	create := "CREATE TABLE " + table + " (partner_id String, source String, cohort Date, in_range UInt8) ENGINE = Memory"
+	insert := "INSERT INTO " + table + " (partner_id, source, cohort, in_range) VALUES" // for current ClickHouse
+	var args []any
+	for i, s := range segments {
+		if i > 0 {
+			insert += ","
+		}
+		insert += " (?, ?, toDate(?), ?)"
+		args = append(args, s.PartnerID, s.Source, s.Cohort.Format(time.DateOnly), uint8(b2i(s.InRange)))
+	}
+	require.NoError(t, eng.Conn.Exec(ctx, create))
+	batch, err := eng.Conn.PrepareBatch(ctx, "INSERT INTO "+table+" (partner_id, source, cohort, in_range)") // an Exec of VALUES with arguments hangs on 18.16
+	require.NoError(t, err)
+	for _, s := range segments {
+		require.NoError(t, batch.Append(s.PartnerID, s.Source, s.Cohort, uint8(b2i(s.InRange))))
+	}
+	require.NoError(t, batch.Send())
+	require.NoError(t, eng.Current.Exec(ctx, create))
+	require.NoError(t, eng.Current.Exec(ctx, insert, args...))
+	return table
+}
+
+// closeDays computes and marks the totals of days on both engines, dated at (Unix
+// seconds), as the closer does on its server's clock.
+func closeDays(t *testing.T, eng growthtest.Engines, days []time.Time, at int64) {
+	t.Helper()
+	ctx := context.Background()
+	for _, d := range days {
+		compute, computeArgs := ordertotals.ComputeDay(eng.Database, d, at)
+		mark, markArgs := ordertotals.MarkDay(eng.Database, d, at)
+		require.NoError(t, eng.Conn.Exec(ctx, compute, computeArgs...))
+		require.NoError(t, eng.Conn.Exec(ctx, mark, markArgs...))
+		require.NoError(t, eng.Current.Exec(ctx, compute, computeArgs...))
+		require.NoError(t, eng.Current.Exec(ctx, mark, markArgs...))
+	}
+}
+
 // Every builder answers the same on 18.16 and current ClickHouse, and Store's answers
 // equal the figures computed in Go from the raw rows, though some rows and events were
-// stored twice or three times.
+// stored twice or three times, and though orders come partly from the totals of closed
+// days, one of them reopened by a late event.
 func TestBuildersAnswerOnBothEnginesAsComputedFromRawRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -129,10 +226,54 @@ func TestBuildersAnswerOnBothEnginesAsComputedFromRawRows(t *testing.T) {
 	eng.InsertRequests(t, rows)
 	eng.InsertRequests(t, rows[:150]) // a replayed batch
 	events := ordertest.Events("g", 80, start, 13*time.Hour)
-	eng.InsertOrders(t, events)
+	eng.InsertOrders(t, events[:100])
 	eng.InsertOrders(t, events[:40])
+
+	// Close every other day of the first events' span, dated a second after the inserts,
+	// and wait for the server's clock to pass that second, so later inserts reopen days.
+	var closing []time.Time
+	for d := utcDay(start); d.Before(utcDay(time.UnixMilli(events[99].OccurredAtMs))); d = d.AddDate(0, 0, 2) {
+		closing = append(closing, d)
+	}
+	at := time.Now().Unix() + 1
+	closeDays(t, eng, closing, at)
+	require.Eventually(t, func() bool {
+		var now time.Time
+		return eng.Conn.QueryRow(ctx, "SELECT now()").Scan(&now) == nil && now.Unix() > at
+	}, 10*time.Second, 50*time.Millisecond)
+	late := events[24] // a new event on a closed day that nothing else touches: reopens it
+	late.EventID, late.AmountCents = "evt_late", 12_345
+	require.Contains(t, closing, utcDay(time.UnixMilli(late.OccurredAtMs)))
+	for _, e := range slices.Concat(events[100:], events[:7]) {
+		require.NotEqual(t, utcDay(time.UnixMilli(e.OccurredAtMs)), utcDay(time.UnixMilli(late.OccurredAtMs)))
+	}
+	eng.InsertOrders(t, append([]orderevent.Event{late}, events[100:]...))
 	eng.InsertOrders(t, events[:7])
-	allEvents := append(append(append([]orderevent.Event{}, events...), events[:40]...), events[:7]...)
+	allEvents := slices.Concat(events, events[:40], events[:7], []orderevent.Event{late})
+
+	list, listArgs := ordertotals.ClosedDayList(eng.Database, start.AddDate(0, -1, 0), start.AddDate(0, 3, 0))
+	var closed []time.Time
+	r, err := eng.Conn.Query(ctx, list+" ORDER BY day", listArgs...)
+	require.NoError(t, err)
+	for r.Next() {
+		var d time.Time
+		require.NoError(t, r.Scan(&d))
+		closed = append(closed, utcDay(d))
+	}
+	require.NoError(t, r.Err())
+	reopened := map[time.Time]bool{}
+	for _, e := range slices.Concat([]orderevent.Event{late}, events[100:], events[:7]) {
+		reopened[utcDay(time.UnixMilli(e.OccurredAtMs))] = true
+	}
+	var stillClosed []time.Time
+	for _, d := range closing {
+		if !reopened[d] {
+			stillClosed = append(stillClosed, d)
+		}
+	}
+	require.NotEmpty(t, stillClosed)
+	assert.Equal(t, stillClosed, closed, "closed: the closed days no later insert touched")
+
 	store, err := growthquery.New(eng.Conn, eng.Database)
 	require.NoError(t, err)
 
@@ -149,34 +290,41 @@ func TestBuildersAnswerOnBothEnginesAsComputedFromRawRows(t *testing.T) {
 		assert.Equal(t, want.Columns, got.Columns, "columns: 18.16 (expected) and current ClickHouse (actual)")
 		assert.Equal(t, want.Rows, got.Rows, "rows: 18.16 (expected) and current ClickHouse (actual)")
 	}
+	table := segmentsTable(t, eng)
 	ranges := map[string][2]time.Time{
 		"whole":       {start.Add(-time.Hour), start.AddDate(0, 3, 0)},
 		"mid-week":    {time.Date(2026, 2, 25, 13, 0, 0, 0, time.UTC), time.Date(2026, 3, 19, 0, 0, 0, 0, time.UTC)},
 		"one weekend": {time.Date(2026, 2, 28, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
 	}
 	for name, r := range ranges {
-		t.Run("active/"+name, func(t *testing.T) {
-			sql, args := growthquery.ActivePartners(eng.Database, r[0], r[1])
-			same(t, sql, args)
-			got, err := store.ActivePartners(ctx, r[0], r[1])
-			require.NoError(t, err)
-			assert.Equal(t, expectedActivity(rows, r[0], r[1]), got)
-		})
 		for _, interval := range []string{growthquery.Day, growthquery.Week, growthquery.Month} {
-			t.Run("orders/"+name+"/"+interval, func(t *testing.T) {
-				sql, args, err := growthquery.Orders(eng.Database, interval, r[0], r[1])
+			t.Run("active/"+name+"/"+interval, func(t *testing.T) {
+				sql, args, err := growthquery.ActivePartners(eng.Database, table, interval, r[0], r[1])
 				require.NoError(t, err)
 				same(t, sql, args)
-				got, err := store.Orders(ctx, interval, r[0], r[1])
+				got, err := store.ActivePartners(ctx, segments, interval, r[0], r[1])
 				require.NoError(t, err)
-				from := time.Date(r[0].Year(), r[0].Month(), r[0].Day(), 0, 0, 0, 0, time.UTC)
-				to := time.Date(r[1].Year(), r[1].Month(), r[1].Day(), 0, 0, 0, 0, time.UTC)
-				want := expectedOrders(allEvents, interval, from, to)
+				want := expectedActivity(rows, interval, r[0], r[1])
+				require.NotEmpty(t, want)
+				assert.Equal(t, want, got)
+			})
+			t.Run("orders/"+name+"/"+interval, func(t *testing.T) {
+				sql, args, err := growthquery.Orders(eng.Database, table, interval, r[0], r[1])
+				require.NoError(t, err)
+				same(t, sql, args)
+				got, err := store.Orders(ctx, segments, interval, r[0], r[1])
+				require.NoError(t, err)
+				want := expectedOrders(allEvents, interval, utcDay(r[0]), utcDay(r[1]))
 				require.NotEmpty(t, want)
 				assert.Equal(t, want, got)
 			})
 		}
 	}
-	_, err = store.Orders(ctx, growthquery.Week, start, start)
+	_, err = store.Orders(ctx, segments, growthquery.Week, start, start)
 	assert.ErrorIs(t, err, growthquery.ErrInvalid, "an empty range is refused")
+	_, err = store.ActivePartners(ctx, segments, "hour", start, start.AddDate(0, 0, 1))
+	assert.ErrorIs(t, err, growthquery.ErrInvalid, "an unknown period is refused")
+	none, err := store.Orders(ctx, nil, growthquery.Week, start, start.AddDate(0, 1, 0))
+	require.NoError(t, err)
+	assert.Empty(t, none, "no segment, no figure")
 }

@@ -1,13 +1,21 @@
-// Package growthquery owns the ClickHouse side of the admin growth metrics: which partners
-// were active (any 2xx call at the edge) in which UTC week and month, and each partner's
-// live revenue and sandbox volume per day, week or month. Builders return SQL and
-// arguments (every value a `?` argument, the database name quoted); Store runs them.
+// Package growthquery owns the ClickHouse side of the admin growth metrics: how many
+// partners were active (any 2xx call at the edge) per UTC week or month, and the live
+// revenue and sandbox volume per day, week or month, each per referral source and weekly
+// signup cohort. Builders return SQL and arguments (every value a `?` argument, the
+// database name quoted); Store runs them.
 //
-// Both answers are per partner: the control plane splits them by referral source and
-// signup cohort, which live in PostgreSQL, so ClickHouse never needs partner attributes.
-// Activity needs no deduplication: a request stored twice makes the same (partner, week,
-// month) row, and GROUP BY keeps one. Orders read order_rollup_1d, whose cells hold sets
-// of (event_id, amount_cents), so an event stored twice counts once (see orderquery).
+// Sources and cohorts live in PostgreSQL. The control plane sends them with each query
+// as an external table (partner_segments: partner_id, source, cohort, in_range), which the query
+// joins, so ClickHouse answers with one row per segment and bucket instead of one per
+// partner, and never stores partner attributes. Each partner is in one (source, cohort)
+// cell, so the control plane adds cells up into totals, sources and cohorts.
+//
+// Neither read scales with the number of requests or order events. Activity reads
+// partner_activity_1d (migration 0008: one row per partner, UTC day and environment with a
+// 2xx call), which needs no deduplication: a request stored twice writes the same row,
+// and uniqExact counts a partner once. Orders read the exact totals of closed days from
+// order_totals_1d and every other day from order_rollup_1d, whose cells hold sets of
+// (event_id, amount_cents), so an event stored twice counts once (see ordertotals).
 package growthquery
 
 import (
@@ -16,6 +24,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/analytics/ordertotals"
 	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/analytics/warehouse"
 )
@@ -50,16 +59,38 @@ func validRange(from, to time.Time) error {
 	return nil
 }
 
-// ActivePartners returns the SQL and arguments of the (partner_id, week, month) triples
-// with at least one 2xx request in [from, to): week is the Monday and month the first day
-// (both Date, UTC) of the request's time. A week that spans two months yields two rows.
-// Rows are ordered by partner_id, week, month.
-func ActivePartners(database string, from, to time.Time) (string, []any) {
-	sql := "SELECT partner_id, toMonday(ts, 'UTC') AS week, toStartOfMonth(ts, 'UTC') AS month" +
-		" FROM " + warehouse.QuoteIdentifier(database) + "." + schema.RequestLogsTable +
-		" WHERE ts >= ? AND ts < ? AND status >= 200 AND status < 300" +
-		" GROUP BY partner_id, week, month ORDER BY partner_id, week, month"
-	return sql, []any{from.UTC(), to.UTC()}
+// ActivityTable is the daily partner-activity rollup of migration 0008.
+const ActivityTable = "partner_activity_1d"
+
+// SegmentsTable is the name of the external table Store sends with each query: one row
+// per partner of the report, with its source and cohort.
+const SegmentsTable = "partner_segments"
+
+// joinSegments joins the rows of a subquery with a partner_id column to their partner's
+// source and cohort; partners missing from segments are left out. ALL, not ANY: current
+// ClickHouse's ANY INNER JOIN keeps one left row per key too (18.16's kept every left
+// row); segments has one row per partner, so ALL matches each row once on both. Current
+// ClickHouse requires the aliases of joined subqueries, which 18.16 accepts.
+func joinSegments(segments string) string {
+	return " AS facts ALL INNER JOIN (SELECT partner_id, source, cohort, in_range FROM " + segments + ") AS segments USING partner_id"
+}
+
+// ActivePartners returns the SQL and arguments of the number of distinct partners with at
+// least one 2xx request in each bucket of period (Day, Week or Month) over the UTC days of
+// [from, to) (times of day are ignored), per cell of segments (a table expression with
+// partner_id, source, cohort and in_range; SegmentsTable in production), or an error for
+// an unknown period. Columns: source, cohort, in_range, bucket (Date), partners. Ordered
+// by source, cohort, in_range, bucket.
+func ActivePartners(database, segments, period string, from, to time.Time) (string, []any, error) {
+	bucket, err := bucketOf(period)
+	if err != nil {
+		return "", nil, err
+	}
+	sql := "SELECT source, cohort, in_range, " + bucket + " AS bucket, uniqExact(partner_id) AS partners" +
+		" FROM (SELECT partner_id, day FROM " + warehouse.QuoteIdentifier(database) + "." + ActivityTable +
+		" WHERE day >= toDate(?) AND day < toDate(?))" + joinSegments(segments) +
+		" GROUP BY source, cohort, in_range, bucket ORDER BY source, cohort, in_range, bucket"
+	return sql, []any{utcDay(from).Format(dayFormat), utcDay(to).Format(dayFormat)}, nil
 }
 
 // bucketOf is the expression of a rollup day's bucket for interval.
@@ -78,28 +109,46 @@ func bucketOf(interval string) (string, error) {
 // dayFormat is how days are bound: compared with toDate(?), which both engines parse.
 const dayFormat = "2006-01-02"
 
-// Orders returns the SQL and arguments of each partner's live revenue and sandbox volume
-// per bucket of interval over the UTC days of [from, to) (times of day are ignored), or an
-// error for an unknown interval. Columns: partner_id, bucket (Date), environment,
-// currency, orders (distinct events), cents (their exact sum). Live rows count
-// order.completed events (revenue, on the day completed); sandbox rows count
-// order.created events (volume, on the day created). Rows with no order are absent;
-// ordered by partner_id, bucket, environment, currency.
-func Orders(database, interval string, from, to time.Time) (string, []any, error) {
+// Orders returns the SQL and arguments of the live revenue and sandbox volume per bucket
+// of interval over the UTC days of [from, to) (times of day are ignored), per cell of
+// segments (as in ActivePartners), or an error for an unknown interval. Columns: source,
+// cohort, in_range, bucket (Date), environment, currency, orders (distinct events),
+// cents (their exact sum). Live rows count order.completed events (revenue, on the day
+// completed); sandbox rows count order.created events (volume, on the day created).
+// Closed days come from the totals of their latest computation, the other days from the
+// rollup's sets (see ordertotals), whose PREWHERE skips the closed days' sets unread.
+// Rows with no order are absent; ordered by source, cohort, in_range, bucket, environment,
+// currency.
+func Orders(database, segments, interval string, from, to time.Time) (string, []any, error) {
 	bucket, err := bucketOf(interval)
 	if err != nil {
 		return "", nil, err
 	}
 	const cell = "partner_id, bucket, environment, currency"
-	sql := "SELECT " + cell + ", length(groupUniqArrayMerge(events)) AS orders" +
+	const out = "source, cohort, in_range, bucket, environment, currency"
+	const pairs = " AND ((environment = ? AND type = ?) OR (environment = ? AND type = ?))"
+	db := warehouse.QuoteIdentifier(database)
+	rangeArgs := []any{utcDay(from).Format(dayFormat), utcDay(to).Format(dayFormat)}
+	pairArgs := []any{EnvLive, orderevent.TypeCompleted, EnvSandbox, orderevent.TypeCreated}
+	closed, closedArgs := ordertotals.ClosedDays(database, from, to)
+	closedList, listArgs := ordertotals.ClosedDayList(database, from, to)
+	sql := "SELECT " + out + ", sum(orders) AS orders, sum(cents) AS cents FROM (" +
+		"SELECT partner_id, " + bucket + " AS bucket, environment, currency, orders, cents" +
+		" FROM " + db + "." + ordertotals.TotalsTable +
+		" WHERE day >= toDate(?) AND day < toDate(?)" + pairs +
+		" AND (day, computed_at) IN (" + closed + ")" +
+		" UNION ALL SELECT " + cell + ", length(groupUniqArrayMerge(events)) AS orders" +
 		", arraySum(x -> x.2, groupUniqArrayMerge(events)) AS cents" +
 		" FROM (SELECT partner_id, " + bucket + " AS bucket, environment, currency, events" +
-		" FROM " + warehouse.QuoteIdentifier(database) + "." + schema.OrderRollupTable +
-		" WHERE day >= toDate(?) AND day < toDate(?)" +
-		" AND ((environment = ? AND type = ?) OR (environment = ? AND type = ?)))" +
-		" GROUP BY " + cell + " ORDER BY " + cell
-	args := []any{utcDay(from).Format(dayFormat), utcDay(to).Format(dayFormat),
-		EnvLive, orderevent.TypeCompleted, EnvSandbox, orderevent.TypeCreated}
+		" FROM " + db + "." + schema.OrderRollupTable +
+		" PREWHERE day NOT IN (" + closedList + ")" +
+		" WHERE day >= toDate(?) AND day < toDate(?)" + pairs + ")" +
+		" GROUP BY " + cell + ")" + joinSegments(segments) +
+		" GROUP BY " + out + " ORDER BY " + out
+	var args []any
+	for _, part := range [][]any{rangeArgs, pairArgs, closedArgs, listArgs, rangeArgs, pairArgs} {
+		args = append(args, part...)
+	}
 	return sql, args, nil
 }
 

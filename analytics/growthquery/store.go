@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -23,20 +25,37 @@ func New(conn driver.Conn, database string) (*Store, error) {
 	return &Store{conn: conn, database: database}, nil
 }
 
-// Activity is one partner's activity in one week and month: it made at least one 2xx
-// request in the part of Week that lies in Month.
-type Activity struct {
+// Segment is one partner of a report, with the cell its figures count in.
+type Segment struct {
 	PartnerID string
-	// Week is the UTC Monday of the week.
-	Week time.Time
-	// Month is the first day of the UTC month.
-	Month time.Time
+	// Source is the partner's referral source.
+	Source string
+	// Cohort is the UTC Monday of the partner's signup week.
+	Cohort time.Time
+	// InRange says the partner signed up in the report's range (a cohort week can start
+	// before the range, which then holds only part of it).
+	InRange bool
 }
 
-// Order is one partner's orders of one environment and currency in one bucket: completed
+// Cell is the (source, cohort, in range) of Segment values: figures are per cell.
+type Cell struct {
+	Source  string
+	Cohort  time.Time
+	InRange bool
+}
+
+// Active is the number of distinct active partners of one cell in one bucket.
+type Active struct {
+	Cell
+	// Bucket is the UTC start of the day, week or month.
+	Bucket   time.Time
+	Partners uint64
+}
+
+// Order is one cell's orders of one environment and currency in one bucket: completed
 // live orders (revenue) or created sandbox orders (volume).
 type Order struct {
-	PartnerID string
+	Cell
 	// Bucket is the UTC start of the day, week or month.
 	Bucket      time.Time
 	Environment string
@@ -46,57 +65,94 @@ type Order struct {
 	Cents  int64
 }
 
-// ActivePartners runs ActivePartners over [from, to).
-func (s *Store) ActivePartners(ctx context.Context, from, to time.Time) ([]Activity, error) {
-	if err := validRange(from, to); err != nil {
+// withSegments returns ctx carrying segments as the external table SegmentsTable.
+func withSegments(ctx context.Context, segments []Segment) (context.Context, error) {
+	t, err := ext.NewTable(SegmentsTable,
+		ext.Column("partner_id", "String"), ext.Column("source", "String"), ext.Column("cohort", "Date"),
+		ext.Column("in_range", "UInt8"))
+	if err != nil {
 		return nil, err
 	}
-	sql, args := ActivePartners(s.database, from, to)
-	rows, err := s.conn.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("growthquery: active partners: %w", err)
-	}
-	defer rows.Close()
-	var out []Activity
-	for rows.Next() {
-		var a Activity
-		if err := rows.Scan(&a.PartnerID, &a.Week, &a.Month); err != nil {
-			return nil, fmt.Errorf("growthquery: active partners: %w", err)
+	for _, s := range segments {
+		var in uint8
+		if s.InRange {
+			in = 1
 		}
-		a.Week, a.Month = utcDay(a.Week), utcDay(a.Month)
-		out = append(out, a)
+		if err := t.Append(s.PartnerID, s.Source, utcDay(s.Cohort), in); err != nil {
+			return nil, err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("growthquery: active partners: %w", err)
-	}
-	return out, nil
+	return clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), nil
 }
 
-// Orders runs Orders for interval over the days of [from, to).
-func (s *Store) Orders(ctx context.Context, interval string, from, to time.Time) ([]Order, error) {
-	if err := validRange(from, to); err != nil {
-		return nil, err
-	}
-	sql, args, err := Orders(s.database, interval, from, to)
+// query runs sql with segments attached and scans each row with scan.
+func (s *Store) query(ctx context.Context, what string, segments []Segment, sql string, args []any, scan func(driver.Rows) error) error {
+	ctx, err := withSegments(ctx, segments)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("growthquery: %s: segments: %w", what, err)
 	}
 	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("growthquery: orders: %w", err)
+		return fmt.Errorf("growthquery: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []Order
 	for rows.Next() {
-		var o Order
-		if err := rows.Scan(&o.PartnerID, &o.Bucket, &o.Environment, &o.Currency, &o.Orders, &o.Cents); err != nil {
-			return nil, fmt.Errorf("growthquery: orders: %w", err)
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("growthquery: %s: %w", what, err)
 		}
-		o.Bucket = utcDay(o.Bucket)
-		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("growthquery: orders: %w", err)
+		return fmt.Errorf("growthquery: %s: %w", what, err)
 	}
-	return out, nil
+	return nil
+}
+
+// ActivePartners runs ActivePartners for period over [from, to) and the partners of
+// segments. No segment, no figure: it returns nothing without asking ClickHouse.
+func (s *Store) ActivePartners(ctx context.Context, segments []Segment, period string, from, to time.Time) ([]Active, error) {
+	if err := validRange(from, to); err != nil {
+		return nil, err
+	}
+	sql, args, err := ActivePartners(s.database, SegmentsTable, period, from, to)
+	if err != nil || len(segments) == 0 {
+		return nil, err
+	}
+	var out []Active
+	err = s.query(ctx, "active partners", segments, sql, args, func(rows driver.Rows) error {
+		var a Active
+		var in uint8
+		if err := rows.Scan(&a.Source, &a.Cohort, &in, &a.Bucket, &a.Partners); err != nil {
+			return err
+		}
+		a.InRange = in == 1
+		a.Cohort, a.Bucket = utcDay(a.Cohort), utcDay(a.Bucket)
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// Orders runs Orders for interval over the days of [from, to) and the partners of
+// segments. No segment, no figure: it returns nothing without asking ClickHouse.
+func (s *Store) Orders(ctx context.Context, segments []Segment, interval string, from, to time.Time) ([]Order, error) {
+	if err := validRange(from, to); err != nil {
+		return nil, err
+	}
+	sql, args, err := Orders(s.database, SegmentsTable, interval, from, to)
+	if err != nil || len(segments) == 0 {
+		return nil, err
+	}
+	var out []Order
+	err = s.query(ctx, "orders", segments, sql, args, func(rows driver.Rows) error {
+		var o Order
+		var in uint8
+		if err := rows.Scan(&o.Source, &o.Cohort, &in, &o.Bucket, &o.Environment, &o.Currency, &o.Orders, &o.Cents); err != nil {
+			return err
+		}
+		o.InRange = in == 1
+		o.Cohort, o.Bucket = utcDay(o.Cohort), utcDay(o.Bucket)
+		out = append(out, o)
+		return nil
+	})
+	return out, err
 }

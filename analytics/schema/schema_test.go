@@ -18,7 +18,7 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 	t.Parallel()
 	migrations, err := schema.Migrations()
 	require.NoError(t, err)
-	require.Len(t, migrations, 7)
+	require.Len(t, migrations, 9)
 
 	cases := []struct {
 		version  uint32
@@ -47,6 +47,17 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 		{7, "0007_idempotency_key_hash.sql", []string{
 			"ALTER TABLE `we\\`ird`.request_logs ADD COLUMN idempotency_key_hash String DEFAULT '' AFTER denial_code",
 		}},
+		{8, "0008_partner_activity_1d.sql", []string{
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.partner_activity_1d (\n    day Date,",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.partner_activity_1d_mv\nTO `we\\`ird`.partner_activity_1d\nAS SELECT",
+			"INSERT INTO `we\\`ird`.partner_activity_1d (day, partner_id, environment)\nSELECT",
+		}},
+		{9, "0009_order_totals_1d.sql", []string{
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_days (\n    day Date,",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_days_mv\nTO `we\\`ird`.order_days\nAS SELECT",
+			"INSERT INTO `we\\`ird`.order_days (day, touched_at, computed_at)\nSELECT",
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_totals_1d (\n    environment String,",
+		}},
 	}
 	for i, tc := range cases {
 		m := migrations[i]
@@ -72,10 +83,10 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 
 	versions, err := schema.AppliedVersions(ctx, ch.Conn, ch.Database)
 	require.NoError(t, err)
-	assert.Equal(t, []uint32{1, 2, 3, 4, 5, 6, 7}, versions)
+	assert.Equal(t, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9}, versions)
 	var records uint64
 	require.NoError(t, ch.Conn.QueryRow(ctx, "SELECT count() FROM `"+ch.Database+"`.schema_migrations").Scan(&records))
-	assert.Equal(t, uint64(7), records, "the second run recorded nothing")
+	assert.Equal(t, uint64(9), records, "the second run recorded nothing")
 
 	rows, err := ch.Conn.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = ? ORDER BY name", ch.Database)
 	require.NoError(t, err)
@@ -87,13 +98,18 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, map[string]string{
-		"order_events":         "ReplacingMergeTree",
-		"order_rollup_1d":      "AggregatingMergeTree",
-		"order_rollup_1d_mv":   "MaterializedView",
-		"request_logs":         "ReplacingMergeTree",
-		"request_rollup_1m":    "AggregatingMergeTree",
-		"request_rollup_1m_mv": "MaterializedView",
-		"schema_migrations":    "MergeTree",
+		"order_days":             "AggregatingMergeTree",
+		"order_days_mv":          "MaterializedView",
+		"order_events":           "ReplacingMergeTree",
+		"order_rollup_1d":        "AggregatingMergeTree",
+		"order_rollup_1d_mv":     "MaterializedView",
+		"order_totals_1d":        "ReplacingMergeTree",
+		"partner_activity_1d":    "ReplacingMergeTree",
+		"partner_activity_1d_mv": "MaterializedView",
+		"request_logs":           "ReplacingMergeTree",
+		"request_rollup_1m":      "AggregatingMergeTree",
+		"request_rollup_1m_mv":   "MaterializedView",
+		"schema_migrations":      "MergeTree",
 	}, got)
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/steller/platform/analytics/ingest"
+	"github.com/steller/platform/analytics/ordertotals"
 	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/analytics/topic"
 	"github.com/steller/platform/analytics/warehouse"
@@ -27,10 +28,11 @@ var ingestSpec = config.Spec{
 func ingestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ingest",
-		Usage: "consume request-log and order events from Kafka into ClickHouse, and drop expired partitions",
+		Usage: "consume request-log and order events from Kafka into ClickHouse, total ended order days, and drop expired partitions",
 		Description: "At least once, idempotent storage: a batch is inserted, then its offsets are committed; " +
 			"undecodable messages go to the dead-letter topic. Request logs use --ingest-group, order events " +
-			"their own group (--ingest-group + \"-orders\"). Run several: they share the consumer groups.",
+			"their own group (--ingest-group + \"-orders\"). Every ten minutes it computes the exact totals of " +
+			"ended order days that changed (analytics/ordertotals). Run several: they share the consumer groups.",
 		Flags: ingestSpec.Flags(),
 		Action: ingestSpec.Action(func(ctx context.Context, c config.Config) error {
 			in, err := newIngest(ctx, c, c.Logger())
@@ -43,8 +45,8 @@ func ingestCommand() *cli.Command {
 	}
 }
 
-// newIngest connects ClickHouse, checks its schema is migrated, and wires the consumer,
-// the retention loop and the ops server (whose registry carries the ingest's metrics).
+// newIngest connects ClickHouse, checks its schema is migrated, and wires the consumers,
+// the retention loop, the order-totals closer and the ops server (whose registry carries the ingest's metrics).
 func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*service, error) {
 	conn, err := warehouse.Open(ctx, warehouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, User: c.ClickHouseUser, Password: c.ClickHousePassword})
 	if err != nil {
@@ -89,6 +91,14 @@ func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*serv
 		s.close()
 		return nil, err
 	}
-	s.workers = []func(context.Context) error{in.Run, orders.Run, retention.Run}
+	// The exact totals of ended order days, which the growth figures read instead of the
+	// rollup's sets (analytics/ordertotals). Several ingests each run it: harmless, a day
+	// computed twice has the same totals.
+	closer, err := ordertotals.New(ordertotals.Config{Conn: conn, Database: c.ClickHouseDatabase, Logger: logger.With("job", "order-totals")})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.workers = []func(context.Context) error{in.Run, orders.Run, retention.Run, closer.Run}
 	return s, nil
 }

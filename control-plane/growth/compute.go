@@ -29,20 +29,10 @@ func (s *Service) Report(ctx context.Context, q Query) (*GrowthReport, error) {
 				Message: "no partner signed up with referral code " + sp.source + " (none selects partners without one)"}
 		}
 	}
-	// The four reads are independent: run them at once, so the report waits for the
-	// slowest (a ClickHouse scan), not for their sum.
-	var (
-		partners map[string]*partner
-		reaches  []reach
-		activity []growthquery.Activity
-		orders   []growthquery.Order
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { partners, err = s.partners(gctx, sp.to); return err })
-	g.Go(func() (err error) { reaches, err = s.milestones(gctx, sp.from, sp.to); return err })
-	g.Go(func() (err error) { activity, err = s.wh.ActivePartners(gctx, sp.from, sp.to); return err })
-	g.Go(func() (err error) { orders, err = s.wh.Orders(gctx, sp.interval, sp.from, sp.to); return err })
-	if err := g.Wait(); err != nil {
+	// The partners come first: ClickHouse counts by their source and cohort. The other
+	// reads are independent: run them at once, so the report waits for the slowest.
+	partners, err := s.partners(ctx, sp.to)
+	if err != nil {
 		return nil, s.unavailable(ctx, err)
 	}
 	if sp.source != "" {
@@ -52,13 +42,38 @@ func (s *Service) Report(ctx context.Context, q Query) (*GrowthReport, error) {
 			}
 		}
 	}
+	segments := make([]growthquery.Segment, 0, len(partners))
+	for _, p := range partners {
+		segments = append(segments, growthquery.Segment{PartnerID: p.id, Source: p.source, Cohort: weekOf(p.created),
+			InRange: !p.created.Before(sp.from)})
+	}
+	var (
+		reaches []reach
+		weekly  []growthquery.Active
+		monthly []growthquery.Active
+		orders  []growthquery.Order
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { reaches, err = s.milestones(gctx, sp.from, sp.to); return err })
+	g.Go(func() (err error) {
+		weekly, err = s.wh.ActivePartners(gctx, segments, growthquery.Week, sp.from, sp.to)
+		return err
+	})
+	g.Go(func() (err error) {
+		monthly, err = s.wh.ActivePartners(gctx, segments, growthquery.Month, sp.from, sp.to)
+		return err
+	})
+	g.Go(func() (err error) { orders, err = s.wh.Orders(gctx, segments, sp.interval, sp.from, sp.to); return err })
+	if err := g.Wait(); err != nil {
+		return nil, s.unavailable(ctx, err)
+	}
 	c := newComputation(sp, partners, reaches)
 	r := &GrowthReport{From: day(sp.from), To: day(sp.to), Interval: sp.interval, Source: cmp.Or(sp.source, Every)}
 	r.Signups = c.signups()
 	r.Funnel, r.TTFC = c.funnel()
-	r.ActivePartners = c.active(activity)
+	r.ActivePartners = c.active(weekly, monthly)
 	r.LiveRevenue, r.SandboxVolume = c.orders(orders)
-	r.Retention = c.retention(activity)
+	r.Retention = c.retention(weekly)
 	r.Signups, r.Funnel, r.TTFC = nonNil(r.Signups), nonNil(r.Funnel), nonNil(r.TTFC)
 	r.ActivePartners = nonNil(r.ActivePartners)
 	return r, nil
@@ -126,20 +141,26 @@ func (c *computation) milestoneAt(p *partner, i int) time.Time {
 	return time.Time{}
 }
 
-// segments are the segments p's figures count in, for the report's split.
-func (c *computation) segments(p *partner) []GrowthSegment {
+// segments are the segments the figures of a partner in cell count in, for the report's
+// split.
+func (c *computation) segments(cell growthquery.Cell) []GrowthSegment {
 	var out []GrowthSegment
 	split := c.sp.split
 	if split == SplitAll || split == SplitTotal {
 		out = append(out, GrowthSegment{Split: SplitTotal, Source: Every, Cohort: Every})
 	}
 	if split == SplitAll || split == SplitSource {
-		out = append(out, GrowthSegment{Split: SplitSource, Source: p.source, Cohort: Every})
+		out = append(out, GrowthSegment{Split: SplitSource, Source: cell.Source, Cohort: Every})
 	}
 	if split == SplitAll || split == SplitCohort {
-		out = append(out, GrowthSegment{Split: SplitCohort, Source: Every, Cohort: day(weekOf(p.created))})
+		out = append(out, GrowthSegment{Split: SplitCohort, Source: Every, Cohort: day(cell.Cohort)})
 	}
 	return out
+}
+
+// cellOf is p's cell.
+func (c *computation) cellOf(p *partner) growthquery.Cell {
+	return growthquery.Cell{Source: p.source, Cohort: weekOf(p.created), InRange: !p.created.Before(c.sp.from)}
 }
 
 // baseSegments are the segments every table lists even without partners: the total.
@@ -223,7 +244,7 @@ func (c *computation) signups() []SignupRow {
 	for _, p := range c.inRange {
 		i := c.bucketIndex(p.created)
 		activated := !c.milestoneAt(p, last).IsZero()
-		for _, s := range c.segments(p) {
+		for _, s := range c.segments(c.cellOf(p)) {
 			rows := get(s)
 			rows[i].Signups++
 			if activated {
@@ -238,7 +259,7 @@ func (c *computation) signups() []SignupRow {
 		}
 		p := c.partners[id]
 		i := c.bucketIndex(at)
-		for _, s := range c.segments(p) {
+		for _, s := range c.segments(c.cellOf(p)) {
 			get(s)[i].Activations++
 		}
 	}
@@ -277,7 +298,7 @@ func (c *computation) funnel() ([]FunnelRow, []TTFCRow) {
 		for i := range n {
 			times[i] = c.milestoneAt(p, i)
 		}
-		for _, s := range c.segments(p) {
+		for _, s := range c.segments(c.cellOf(p)) {
 			a := get(s)
 			a.signups++
 			for i, t := range times {
@@ -328,41 +349,33 @@ func (c *computation) periods(period string) []time.Time {
 	return out
 }
 
-func (c *computation) active(activity []growthquery.Activity) []ActiveRow {
+// active adds the cells' counts of distinct active partners up into segments: each
+// partner is in one cell, so the counts of disjoint cells add.
+func (c *computation) active(weekly, monthly []growthquery.Active) []ActiveRow {
 	type key struct {
 		seg    GrowthSegment
 		period string
 		bucket time.Time
 	}
-	members := map[key]map[string]bool{}
+	counts := map[key]int{}
 	segs := map[GrowthSegment]bool{}
-	add := func(p *partner, period string, bucket time.Time) {
-		if bucket.Before(c.sp.from) {
-			return // a week that starts before the range is not listed
-		}
-		for _, s := range c.segments(p) {
-			segs[s] = true
-			k := key{s, period, bucket}
-			if members[k] == nil {
-				members[k] = map[string]bool{}
+	for period, rows := range map[string][]growthquery.Active{"week": weekly, "month": monthly} {
+		for _, a := range rows {
+			if a.Bucket.Before(c.sp.from) {
+				continue // a month that starts before the range is not listed
 			}
-			members[k][p.id] = true
+			for _, s := range c.segments(a.Cell) {
+				segs[s] = true
+				counts[key{s, period, a.Bucket}] += int(a.Partners)
+			}
 		}
-	}
-	for _, a := range activity {
-		p := c.partners[a.PartnerID]
-		if p == nil {
-			continue // not a partner of the report (another source, or unknown to PostgreSQL)
-		}
-		add(p, "week", a.Week)
-		add(p, "month", a.Month)
 	}
 	var out []ActiveRow
 	for _, s := range sortedSegments(segs, c.baseSegments()) {
 		for _, period := range []string{"week", "month"} {
 			for _, b := range c.periods(period) {
 				out = append(out, ActiveRow{GrowthSegment: s, Period: period, Bucket: day(b),
-					Partners: len(members[key{s, period, b}]), Partial: next(b, period).After(c.sp.to)})
+					Partners: counts[key{s, period, b}], Partial: next(b, period).After(c.sp.to)})
 			}
 		}
 	}
@@ -378,11 +391,7 @@ func (c *computation) orders(orders []growthquery.Order) ([]RevenueRow, []Volume
 	}
 	sums := map[key]*growthquery.Order{}
 	for _, o := range orders {
-		p := c.partners[o.PartnerID]
-		if p == nil {
-			continue
-		}
-		for _, s := range c.segments(p) {
+		for _, s := range c.segments(o.Cell) {
 			k := key{s, o.Environment, o.Bucket, o.Currency}
 			if sums[k] == nil {
 				sums[k] = &growthquery.Order{}
@@ -411,13 +420,16 @@ func (c *computation) orders(orders []growthquery.Order) ([]RevenueRow, []Volume
 	return revenue, volume
 }
 
-func (c *computation) retention(activity []growthquery.Activity) []RetentionRow {
-	weeks := map[string]map[time.Time]bool{}
-	for _, a := range activity {
-		if weeks[a.PartnerID] == nil {
-			weeks[a.PartnerID] = map[time.Time]bool{}
+// retention reads, for each cohort of the range, how many of its partners were active in
+// each week since: the weekly counts of its cells (whose cohort is the signup week) of
+// partners who signed up in the range.
+func (c *computation) retention(weekly []growthquery.Active) []RetentionRow {
+	active := map[growthquery.Cell]map[time.Time]int{}
+	for _, a := range weekly {
+		if active[a.Cell] == nil {
+			active[a.Cell] = map[time.Time]int{}
 		}
-		weeks[a.PartnerID][a.Week] = true
+		active[a.Cell][a.Bucket] += int(a.Partners)
 	}
 	type key struct {
 		seg    GrowthSegment // Cohort set to the cohort
@@ -428,31 +440,32 @@ func (c *computation) retention(activity []growthquery.Activity) []RetentionRow 
 		retained []int
 	}
 	cohorts := map[key]*acc{}
+	sizes := map[growthquery.Cell]int{}
 	for _, p := range c.inRange {
-		cohort := weekOf(p.created)
+		sizes[c.cellOf(p)]++
+	}
+	for cell, size := range sizes {
 		var segs []GrowthSegment
 		if c.sp.split != SplitSource {
 			segs = append(segs, GrowthSegment{Split: SplitTotal, Source: Every})
 		}
 		if c.sp.split == SplitAll || c.sp.split == SplitSource {
-			segs = append(segs, GrowthSegment{Split: SplitSource, Source: p.source})
+			segs = append(segs, GrowthSegment{Split: SplitSource, Source: cell.Source})
 		}
 		for _, s := range segs {
-			s.Cohort = day(cohort)
-			k := key{s, cohort}
+			s.Cohort = day(cell.Cohort)
+			k := key{s, cell.Cohort}
 			a := cohorts[k]
 			if a == nil {
 				a = &acc{}
-				for w := cohort; w.Before(c.sp.to); w = w.AddDate(0, 0, 7) {
+				for w := cell.Cohort; w.Before(c.sp.to); w = w.AddDate(0, 0, 7) {
 					a.retained = append(a.retained, 0)
 				}
 				cohorts[k] = a
 			}
-			a.size++
+			a.size += size
 			for i := range a.retained {
-				if weeks[p.id][cohort.AddDate(0, 0, 7*i)] {
-					a.retained[i]++
-				}
+				a.retained[i] += active[cell][cell.Cohort.AddDate(0, 0, 7*i)]
 			}
 		}
 	}

@@ -42,12 +42,13 @@ const (
 	FirstLiveOrder = "first_live_order"
 )
 
-// Warehouse answers the ClickHouse side (growthquery.Store does).
+// Warehouse answers the ClickHouse side (growthquery.Store does), per (source, cohort)
+// cell of the report's partners.
 type Warehouse interface {
-	// ActivePartners lists the (partner, week, month) with a 2xx request in [from, to).
-	ActivePartners(ctx context.Context, from, to time.Time) ([]growthquery.Activity, error)
-	// Orders lists each partner's live revenue and sandbox volume per bucket of interval.
-	Orders(ctx context.Context, interval string, from, to time.Time) ([]growthquery.Order, error)
+	// ActivePartners counts the partners with a 2xx request per bucket of period in [from, to).
+	ActivePartners(ctx context.Context, segments []growthquery.Segment, period string, from, to time.Time) ([]growthquery.Active, error)
+	// Orders sums the live revenue and sandbox volume per bucket of interval in [from, to).
+	Orders(ctx context.Context, segments []growthquery.Segment, interval string, from, to time.Time) ([]growthquery.Order, error)
 }
 
 // Config is what the Service needs.

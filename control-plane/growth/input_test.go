@@ -124,11 +124,11 @@ func TestOnlyPlatformAdminsReadGrowth(t *testing.T) {
 // failingWarehouse is a ClickHouse that does not answer.
 type failingWarehouse struct{}
 
-func (failingWarehouse) ActivePartners(context.Context, time.Time, time.Time) ([]growthquery.Activity, error) {
+func (failingWarehouse) ActivePartners(context.Context, []growthquery.Segment, string, time.Time, time.Time) ([]growthquery.Active, error) {
 	return nil, errors.New("clickhouse: connection refused")
 }
 
-func (failingWarehouse) Orders(context.Context, string, time.Time, time.Time) ([]growthquery.Order, error) {
+func (failingWarehouse) Orders(context.Context, []growthquery.Segment, string, time.Time, time.Time) ([]growthquery.Order, error) {
 	return nil, errors.New("clickhouse: connection refused")
 }
 
