@@ -2,7 +2,8 @@
 // RFC 9457 problem details with a stable machine-readable code, a type URL naming that code
 // in the docs, and the request id. The edge, the sandbox vendor, edge sync, the policy bundle
 // server and the control plane's API all write it, so a partner's client parses one shape.
-// README.md ("Problem codes") lists every code.
+// Codes lists every code; README.md ("Problem codes") and the portal's errors guide
+// (/docs/errors) document each.
 package problem
 
 import (
@@ -15,8 +16,10 @@ import (
 // ContentType is the media type of problem documents (RFC 9457).
 const ContentType = "application/problem+json"
 
-// TypeBase prefixes a code to form a problem's type URL (its entry in the docs).
-const TypeBase = "https://docs.steller.dev/problems/"
+// TypeBase prefixes a code to form a problem's type URL: the code's anchor in the portal's
+// errors guide (/docs/errors#<code>) on the public site. Every code has its own entry there,
+// so the URL a client sees in type explains it.
+const TypeBase = "https://steller.dev/docs/errors#"
 
 // FieldError locates one invalid input: a JSON path into the request such as
 // "body.email" or "query.limit", what is wrong with it, and the value it had.
@@ -31,8 +34,8 @@ type FieldError struct {
 
 // Document is a problem document with Steller's extension members code and request_id.
 type Document struct {
-	// Type is a URL naming the code: TypeBase + Code.
-	Type string `json:"type" format:"uri" doc:"A URL naming the code in the docs."`
+	// Type is a URL naming the code: TypeBase + Code, its entry in the errors guide.
+	Type string `json:"type" format:"uri" doc:"A URL naming the code: its entry in the errors guide, such as https://steller.dev/docs/errors#ip_not_allowed."`
 	// Title is a short human summary of the code.
 	Title string `json:"title" doc:"A short human summary of the code."`
 	// Status is the HTTP status code.
@@ -50,7 +53,7 @@ type Document struct {
 // New returns the document for code with status, title and detail; the type URL comes from
 // the code.
 func New(status int, code, title, detail, requestID string) Document {
-	return Document{Type: TypeBase + code, Title: title, Status: status, Detail: detail, Code: code, RequestID: requestID}
+	return Document{Type: TypeURL(code), Title: title, Status: status, Detail: detail, Code: code, RequestID: requestID}
 }
 
 // Marshal encodes d; it cannot fail for these field types unless a FieldError value cannot

@@ -57,7 +57,7 @@ func TestTheKeyLimitCountsAWorkspacesActiveKeys(t *testing.T) {
 	assert.Equal(t, "application/problem+json", resp.Header().Get("Content-Type"))
 	p := decode[problem](t, resp)
 	assert.Equal(t, fault.CodeKeyLimitReached, p.Code)
-	assert.Equal(t, "https://docs.steller.dev/problems/key_limit_reached", p.Type)
+	assert.Equal(t, "https://steller.dev/docs/errors#key_limit_reached", p.Type)
 	assert.Contains(t, p.Detail, "2 active API keys")
 	assert.Equal(t, before, e.counts(t), "a refused creation writes no key, edge change or audit entry")
 

@@ -45,7 +45,7 @@ func TestTestOrdersAreLimitedPerPartner(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, resp.Code, resp.Body.String())
 	assert.Equal(t, "15", resp.Header().Get("Retry-After"))
 	assert.Contains(t, resp.Body.String(), `"code":"test_order_rate_limited"`)
-	assert.Contains(t, resp.Body.String(), `"type":"https://docs.steller.dev/problems/test_order_rate_limited"`)
+	assert.Contains(t, resp.Body.String(), `"type":"https://steller.dev/docs/errors#test_order_rate_limited"`)
 	assert.Contains(t, resp.Body.String(), "2 per 1m")
 	assert.Len(t, k.created, 2, "a refused order mints no key")
 

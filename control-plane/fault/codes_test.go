@@ -1,25 +1,40 @@
 package fault_test
 
 import (
-	"os"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/fault"
 )
 
-// TestEveryCodeIsInTheProblemTable: each stable code this package declares has its row in
-// README.md's "Problem codes" table, where each problem's type URL points.
-func TestEveryCodeIsInTheProblemTable(t *testing.T) {
+// TestEveryCodeIsRegistered: each stable code this package declares, and each kind's own
+// code, is in contract/problem's list (which README.md's table and the errors guide, where
+// each problem's type URL points, are tested against) with the status it is sent with.
+func TestEveryCodeIsRegistered(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	for _, code := range []string{
-		fault.CodePolicyError, fault.CodeInternal, fault.CodeKeyLimitReached, fault.CodeWebhookEndpointLimitReached,
-		fault.CodeTestOrderRateLimited, fault.CodeWebhookTestRateLimited,
+	for code, status := range map[string]int{
+		fault.CodePolicyError:                 http.StatusServiceUnavailable,
+		fault.CodeInternal:                    http.StatusInternalServerError,
+		fault.CodeKeyLimitReached:             http.StatusConflict,
+		fault.CodeWebhookEndpointLimitReached: http.StatusConflict,
+		fault.CodeTestOrderRateLimited:        http.StatusTooManyRequests,
+		fault.CodeWebhookTestRateLimited:      http.StatusTooManyRequests,
 	} {
-		assert.Contains(t, string(raw), "| `"+code+"` |", "README.md's problem table has no row for %s", code)
+		c, ok := problem.Lookup(code)
+		if assert.True(t, ok, "contract/problem does not register %s", code) {
+			assert.Equal(t, status, c.Status, code)
+		}
+	}
+	for _, kind := range []error{fault.ErrNotFound, fault.ErrConflict, fault.ErrValidation, fault.ErrForbidden,
+		fault.ErrUnauthorized, fault.ErrRateLimited, fault.ErrGone, fault.ErrUnavailable} {
+		status, code, ok := fault.KindCode(kind)
+		assert.True(t, ok, kind.Error())
+		c, ok := problem.Lookup(code)
+		if assert.True(t, ok, "contract/problem does not register %s", code) {
+			assert.Equal(t, status, c.Status, code)
+		}
 	}
 }

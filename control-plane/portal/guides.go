@@ -51,6 +51,7 @@ var guideList = []struct{ slug, summary string }{
 	{"idempotency", "Retrying safely with Idempotency-Key."},
 	{"webhooks", "Signed order events: endpoints, retries and verifying signatures."},
 	{"going-live", "Live access, the review and its readiness report, the first live order."},
+	{"errors", "Every problem code: its status, what it means, why it happens and how to fix it."},
 	{"changelog", "What changed, and how the API is versioned."},
 }
 

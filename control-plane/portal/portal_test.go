@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/steller/platform/contract/problem"
 	"github.com/steller/platform/control-plane/liverequest"
+	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/portal"
 )
 
@@ -161,10 +163,6 @@ func TestSearchRanksHeadingsFirst(t *testing.T) {
 	assert.Empty(t, portal.Search(guides, "  ,; "))
 }
 
-// notYetWritten are guides the control plane links to that the portal does not have yet:
-// the errors guide, with an anchor per problem code, comes with the rest of the portal.
-var notYetWritten = map[string]bool{"/docs/errors": true}
-
 // Every /docs link the control plane's code hands out (the onboarding's steps, the
 // readiness report's checks, the stuck hint) leads to a guide of the portal and, where it
 // names one, to an anchor on it.
@@ -190,11 +188,15 @@ func TestEveryDocLinkOfTheControlPlaneResolves(t *testing.T) {
 		liverequest.CheckErrorRate, liverequest.CheckRetries} {
 		links[liverequest.CheckDoc(check)] = true
 	}
+	for _, c := range problem.Codes() {
+		links[onboarding.ErrorDoc(c.Name)] = true // the stuck hint's link, built from a code
+	}
 	assert.Contains(t, links, "/docs/quickstart#first-call", "the scan finds the onboarding's links")
+	assert.Contains(t, links, "/docs/errors#ip_not_allowed", "the scan finds the stuck hint's example")
 	id := regexp.MustCompile(`id="([^"]+)"`)
 	for link := range links {
 		path, anchor, _ := strings.Cut(link, "#")
-		if path == "/docs/api" || path == "/docs/search" || notYetWritten[path] {
+		if path == "/docs/api" || path == "/docs/search" {
 			continue
 		}
 		resp, body := get(t, srv, path)

@@ -43,7 +43,7 @@ func TestTheEndpointLimitCountsAWorkspacesEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusConflict, resp.Code, resp.Body.String())
 	p := decode[limitProblem](t, resp)
 	assert.Equal(t, fault.CodeWebhookEndpointLimitReached, p.Code)
-	assert.Equal(t, "https://docs.steller.dev/problems/webhook_endpoint_limit_reached", p.Type)
+	assert.Equal(t, "https://steller.dev/docs/errors#webhook_endpoint_limit_reached", p.Type)
 	assert.Contains(t, p.Detail, "2 webhook endpoints")
 	var stored int
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_endpoints`).Scan(&stored))
@@ -121,7 +121,7 @@ func TestTestSendsAreLimitedPerPartner(t *testing.T) {
 	assert.Equal(t, "40", resp.Header().Get("Retry-After"), "the window ends 40 s from now")
 	p := decode[limitProblem](t, resp)
 	assert.Equal(t, fault.CodeWebhookTestRateLimited, p.Code)
-	assert.Equal(t, "https://docs.steller.dev/problems/webhook_test_rate_limited", p.Type)
+	assert.Equal(t, "https://steller.dev/docs/errors#webhook_test_rate_limited", p.Type)
 	assert.Contains(t, p.Detail, "3 per 1m")
 	var queued int
 	require.NoError(t, e.pool.QueryRow(context.Background(), `SELECT count(*) FROM webhook_deliveries`).Scan(&queued))

@@ -158,7 +158,7 @@ func TestPolicyErrorFailsClosed(t *testing.T) {
 	assert.False(t, out.Allowed)
 	assert.Equal(t, 503, out.Status)
 	assert.Equal(t, edge.CodePolicyError, out.Code)
-	assert.JSONEq(t, `{"type":"https://docs.steller.dev/problems/policy_error","title":"Authorization unavailable",
+	assert.JSONEq(t, `{"type":"https://steller.dev/docs/errors#policy_error","title":"Authorization unavailable",
 		"status":503,"detail":"The request could not be authorized right now; retry later.",
 		"code":"policy_error","request_id":"req_1"}`, string(out.ProblemJSON()))
 }
