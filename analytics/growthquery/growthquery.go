@@ -11,9 +11,9 @@
 // cell, so the control plane adds cells up into totals, sources and cohorts.
 //
 // Neither read scales with the number of requests or order events. Activity reads
-// partner_activity_1d (migration 0008: one row per partner, UTC day and environment with a
-// 2xx call), which needs no deduplication: a request stored twice writes the same row,
-// and uniqExact counts a partner once. Orders read the exact totals of closed days from
+// partner_activity (migration 0008: one row per partner, UTC day, week or month, and
+// environment with a 2xx call), which needs no deduplication: a request stored twice
+// writes the same row, and uniqExact counts a partner once. Orders read the exact totals of closed days from
 // order_totals_1d and every other day from order_rollup_1d, whose cells hold sets of
 // (event_id, amount_cents), so an event stored twice counts once (see ordertotals).
 package growthquery
@@ -59,8 +59,9 @@ func validRange(from, to time.Time) error {
 	return nil
 }
 
-// ActivityTable is the daily partner-activity rollup of migration 0008.
-const ActivityTable = "partner_activity_1d"
+// ActivityTable is the partner-activity rollup of migration 0008: rows of period day,
+// week and month.
+const ActivityTable = "partner_activity"
 
 // SegmentsTable is the name of the external table Store sends with each query: one row
 // per partner of the report, with its source and cohort.
@@ -79,29 +80,78 @@ func joinSegments(segments string) string {
 // least one 2xx request in each bucket of period (Day, Week or Month) over the UTC days of
 // [from, to) (times of day are ignored), per cell of segments (a table expression with
 // partner_id, source, cohort and in_range; SegmentsTable in production), or an error for
-// an unknown period. Columns: source, cohort, in_range, bucket (Date), partners. Ordered
-// by source, cohort, in_range, bucket.
+// an unknown period. Only buckets that start in the range are answered; a last bucket
+// that runs past to counts the activity of its days before to. Columns: source, cohort,
+// in_range, bucket (Date), partners. Ordered by source, cohort, in_range, bucket.
+//
+// Whole buckets are read from the period's own rows; the last bucket, when to cuts it,
+// from the day rows of its days in the range, so no read scales with the days of a range.
 func ActivePartners(database, segments, period string, from, to time.Time) (string, []any, error) {
-	bucket, err := bucketOf(period)
+	bucket, err := bucketOf(period, "bucket")
 	if err != nil {
 		return "", nil, err
 	}
-	sql := "SELECT source, cohort, in_range, " + bucket + " AS bucket, uniqExact(partner_id) AS partners" +
-		" FROM (SELECT partner_id, day FROM " + warehouse.QuoteIdentifier(database) + "." + ActivityTable +
-		" WHERE day >= toDate(?) AND day < toDate(?))" + joinSegments(segments) +
+	from, to = utcDay(from), utcDay(to)
+	// The bucket holding the range's last day: cut when it ends after to, and then read
+	// from day rows if it starts in the range (a bucket that starts before is not answered).
+	cut := start(period, to.AddDate(0, 0, -1))
+	wholeEnd, cutFrom := to, to
+	if end := startNext(period, cut); end.After(to) {
+		wholeEnd = maxTime(from, cut)
+		if !cut.Before(from) {
+			cutFrom = cut
+		}
+	}
+	table := warehouse.QuoteIdentifier(database) + "." + ActivityTable
+	// The day rows' bucket is named b, not bucket: ClickHouse would read the alias in
+	// WHERE, filtering on the day's period instead of the day.
+	sql := "SELECT source, cohort, in_range, b AS bucket, uniqExact(partner_id) AS partners FROM (" +
+		"SELECT partner_id, bucket AS b FROM " + table + " WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?)" +
+		" UNION ALL SELECT partner_id, " + bucket + " AS b FROM " + table +
+		" WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?))" + joinSegments(segments) +
 		" GROUP BY source, cohort, in_range, bucket ORDER BY source, cohort, in_range, bucket"
-	return sql, []any{utcDay(from).Format(dayFormat), utcDay(to).Format(dayFormat)}, nil
+	return sql, []any{period, from.Format(dayFormat), wholeEnd.Format(dayFormat),
+		Day, cutFrom.Format(dayFormat), to.Format(dayFormat)}, nil
 }
 
-// bucketOf is the expression of a rollup day's bucket for interval.
-func bucketOf(interval string) (string, error) {
+// start is the UTC start of the period holding day d.
+func start(period string, d time.Time) time.Time {
+	switch period {
+	case Week:
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+	case Month:
+		return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return d
+}
+
+// startNext is the start of the period after the one starting at b.
+func startNext(period string, b time.Time) time.Time {
+	switch period {
+	case Week:
+		return b.AddDate(0, 0, 7)
+	case Month:
+		return b.AddDate(0, 1, 0)
+	}
+	return b.AddDate(0, 0, 1)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// bucketOf is the expression of the bucket of interval holding the Date column.
+func bucketOf(interval, column string) (string, error) {
 	switch interval {
 	case Day:
-		return "day", nil
+		return column, nil
 	case Week:
-		return "toMonday(day)", nil
+		return "toMonday(" + column + ")", nil
 	case Month:
-		return "toStartOfMonth(day)", nil
+		return "toStartOfMonth(" + column + ")", nil
 	}
 	return "", fmt.Errorf("%w: interval %q is not day, week or month", ErrInvalid, interval)
 }
@@ -120,7 +170,7 @@ const dayFormat = "2006-01-02"
 // Rows with no order are absent; ordered by source, cohort, in_range, bucket, environment,
 // currency.
 func Orders(database, segments, interval string, from, to time.Time) (string, []any, error) {
-	bucket, err := bucketOf(interval)
+	bucket, err := bucketOf(interval, "day")
 	if err != nil {
 		return "", nil, err
 	}

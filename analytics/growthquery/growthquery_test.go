@@ -14,17 +14,36 @@ const join = " AS facts ALL INNER JOIN (SELECT partner_id, source, cohort, in_ra
 
 func TestActivePartnersSQLAndArgs(t *testing.T) {
 	t.Parallel()
-	from := time.Date(2026, 3, 2, 0, 0, 0, 0, time.FixedZone("CET", 3600)) // 2026-03-01 23:00 UTC
-	to := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	for period, bucket := range map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"} {
-		sql, args, err := growthquery.ActivePartners("st`ller", "segs", period, from, to)
-		require.NoError(t, err)
-		assert.Equal(t, "SELECT source, cohort, in_range, "+bucket+" AS bucket, uniqExact(partner_id) AS partners"+
-			" FROM (SELECT partner_id, day FROM `st\\`ller`.partner_activity_1d WHERE day >= toDate(?) AND day < toDate(?))"+join+
-			" GROUP BY source, cohort, in_range, bucket ORDER BY source, cohort, in_range, bucket", sql, period)
-		assert.Equal(t, []any{"2026-03-01", "2026-04-01"}, args, period)
+	from := time.Date(2026, 3, 3, 0, 0, 0, 0, time.FixedZone("CET", 3600)) // 2026-03-02 23:00 UTC, a Monday
+	cases := []struct {
+		period, bucket string
+		to             time.Time
+		args           []any
+	}{
+		{"day", "bucket", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
+			[]any{"day", "2026-03-02", "2026-04-01", "day", "2026-04-01", "2026-04-01"}},
+		// Whole weeks from week rows; the week of Monday 2026-03-30 runs past to: its days.
+		{"week", "toMonday(bucket)", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
+			[]any{"week", "2026-03-02", "2026-03-30", "day", "2026-03-30", "2026-04-01"}},
+		{"week", "toMonday(bucket)", time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC),
+			[]any{"week", "2026-03-02", "2026-03-30", "day", "2026-03-30", "2026-03-30"}},
+		// March starts before from: not answered, and no day rows read for it.
+		{"month", "toStartOfMonth(bucket)", time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC),
+			[]any{"month", "2026-03-02", "2026-03-02", "day", "2026-03-20", "2026-03-20"}},
+		{"month", "toStartOfMonth(bucket)", time.Date(2026, 5, 10, 0, 0, 0, 0, time.UTC),
+			[]any{"month", "2026-03-02", "2026-05-01", "day", "2026-05-01", "2026-05-10"}},
 	}
-	_, _, err := growthquery.ActivePartners("db", "segs", "hour", from, to)
+	for _, tc := range cases {
+		sql, args, err := growthquery.ActivePartners("st`ller", "segs", tc.period, from, tc.to)
+		require.NoError(t, err)
+		assert.Equal(t, "SELECT source, cohort, in_range, b AS bucket, uniqExact(partner_id) AS partners FROM ("+
+			"SELECT partner_id, bucket AS b FROM `st\\`ller`.partner_activity WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?)"+
+			" UNION ALL SELECT partner_id, "+tc.bucket+" AS b FROM `st\\`ller`.partner_activity"+
+			" WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?))"+join+
+			" GROUP BY source, cohort, in_range, bucket ORDER BY source, cohort, in_range, bucket", sql, tc.period)
+		assert.Equal(t, tc.args, args, "%s to %s", tc.period, tc.to)
+	}
+	_, _, err := growthquery.ActivePartners("db", "segs", "hour", from, from.AddDate(0, 1, 0))
 	assert.ErrorIs(t, err, growthquery.ErrInvalid)
 }
 

@@ -58,10 +58,13 @@ func TestActivityAndOrderDaysCoverRowsStoredBeforeAndAfterTheirMigrations(t *tes
 	)
 	orders(day2, "evt_2")
 
-	activity := query(t, ch, "SELECT toString(day), partner_id, environment FROM "+db+".partner_activity_1d"+
-		" GROUP BY day, partner_id, environment ORDER BY day, partner_id, environment")
+	activity := query(t, ch, "SELECT period, toString(bucket), partner_id, environment FROM "+db+".partner_activity"+
+		" GROUP BY period, bucket, partner_id, environment ORDER BY period, bucket, partner_id, environment")
 	assert.Equal(t, [][]string{
-		{"2026-03-01", "ptr_a", "test"}, {"2026-03-02", "ptr_a", "test"}, {"2026-03-02", "ptr_b", "live"},
+		{"day", "2026-03-01", "ptr_a", "test"}, {"day", "2026-03-02", "ptr_a", "test"}, {"day", "2026-03-02", "ptr_b", "live"},
+		{"month", "2026-03-01", "ptr_a", "test"}, {"month", "2026-03-01", "ptr_b", "live"},
+		// 2026-03-01 is a Sunday: its week started on 2026-02-23.
+		{"week", "2026-02-23", "ptr_a", "test"}, {"week", "2026-03-02", "ptr_a", "test"}, {"week", "2026-03-02", "ptr_b", "live"},
 	}, activity)
 	days := query(t, ch, "SELECT toString(day), toString(maxMerge(touched_at) > toDateTime(0)), toString(toUnixTimestamp(maxMerge(computed_at)))"+
 		" FROM "+db+".order_days GROUP BY day ORDER BY day")

@@ -47,10 +47,14 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 		{7, "0007_idempotency_key_hash.sql", []string{
 			"ALTER TABLE `we\\`ird`.request_logs ADD COLUMN idempotency_key_hash String DEFAULT '' AFTER denial_code",
 		}},
-		{8, "0008_partner_activity_1d.sql", []string{
-			"CREATE TABLE IF NOT EXISTS `we\\`ird`.partner_activity_1d (\n    day Date,",
-			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.partner_activity_1d_mv\nTO `we\\`ird`.partner_activity_1d\nAS SELECT",
-			"INSERT INTO `we\\`ird`.partner_activity_1d (day, partner_id, environment)\nSELECT",
+		{8, "0008_partner_activity.sql", []string{
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.partner_activity (\n    period String,",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.partner_activity_day_mv\nTO `we\\`ird`.partner_activity\nAS SELECT 'day'",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.partner_activity_week_mv\nTO `we\\`ird`.partner_activity\nAS SELECT 'week'",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.partner_activity_month_mv\nTO `we\\`ird`.partner_activity\nAS SELECT 'month'",
+			"INSERT INTO `we\\`ird`.partner_activity (period, bucket, partner_id, environment)\nSELECT 'day'",
+			"INSERT INTO `we\\`ird`.partner_activity (period, bucket, partner_id, environment)\nSELECT 'week'",
+			"INSERT INTO `we\\`ird`.partner_activity (period, bucket, partner_id, environment)\nSELECT 'month'",
 		}},
 		{9, "0009_order_totals_1d.sql", []string{
 			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_days (\n    day Date,",
@@ -98,18 +102,20 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, map[string]string{
-		"order_days":             "AggregatingMergeTree",
-		"order_days_mv":          "MaterializedView",
-		"order_events":           "ReplacingMergeTree",
-		"order_rollup_1d":        "AggregatingMergeTree",
-		"order_rollup_1d_mv":     "MaterializedView",
-		"order_totals_1d":        "ReplacingMergeTree",
-		"partner_activity_1d":    "ReplacingMergeTree",
-		"partner_activity_1d_mv": "MaterializedView",
-		"request_logs":           "ReplacingMergeTree",
-		"request_rollup_1m":      "AggregatingMergeTree",
-		"request_rollup_1m_mv":   "MaterializedView",
-		"schema_migrations":      "MergeTree",
+		"order_days":                "AggregatingMergeTree",
+		"order_days_mv":             "MaterializedView",
+		"order_events":              "ReplacingMergeTree",
+		"order_rollup_1d":           "AggregatingMergeTree",
+		"order_rollup_1d_mv":        "MaterializedView",
+		"order_totals_1d":           "ReplacingMergeTree",
+		"partner_activity":          "ReplacingMergeTree",
+		"partner_activity_day_mv":   "MaterializedView",
+		"partner_activity_month_mv": "MaterializedView",
+		"partner_activity_week_mv":  "MaterializedView",
+		"request_logs":              "ReplacingMergeTree",
+		"request_rollup_1m":         "AggregatingMergeTree",
+		"request_rollup_1m_mv":      "MaterializedView",
+		"schema_migrations":         "MergeTree",
 	}, got)
 }
 
