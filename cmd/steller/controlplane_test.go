@@ -18,8 +18,10 @@ import (
 	"github.com/steller/platform/contract/edgewire"
 	"github.com/steller/platform/contract/keyformat"
 	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/migration"
 	"github.com/steller/platform/control-plane/policy"
+	"github.com/steller/platform/control-plane/portal"
 	"github.com/steller/platform/control-plane/webhook"
 	"github.com/steller/platform/gateway-plugin/edgesync"
 	"github.com/steller/platform/internal/config"
@@ -81,8 +83,8 @@ func TestWholeControlPlaneOverHTTP(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	base := cp.URL()
 
-	// Docs and the OpenAPI document, served with no internet.
-	for _, path := range []string{"/openapi.json", "/docs/api", "/", "/docs/quickstart", "/healthz"} {
+	// Docs, the OpenAPI documents and the reference's downloads, served with no internet.
+	for _, path := range append([]string{"/openapi.json", "/docs/api", "/", "/docs/quickstart", portal.LLMsPath, "/healthz"}, api.Downloads()...) {
 		assert.Equal(t, http.StatusOK, call(t, http.MethodGet, base+path, "", nil, nil), path)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/steller/platform/control-plane/account"
 	"github.com/steller/platform/control-plane/api"
 	"github.com/steller/platform/control-plane/api/apitest"
+	"github.com/steller/platform/control-plane/portal"
+	"github.com/steller/platform/control-plane/postman"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -190,6 +193,44 @@ func TestOpenAPIAndOfflineDocs(t *testing.T) {
 	assert.Contains(t, js, "SwaggerUIBundle")
 	_, license := fetch("/docs/assets/LICENSE")
 	assert.Contains(t, license, "Apache License")
+
+	// Every link and asset of the reference page is served.
+	for _, m := range regexp.MustCompile(`(?:href|src)="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		resp, _ := fetch(m[1])
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "/docs/api links to %s", m[1])
+	}
+
+	// The downloads: the documents as attachments, byte for byte the ones Swagger UI reads,
+	// and the partner API's Postman collection; the portal links the same paths.
+	var portalLinks []string
+	for _, d := range portal.APIDownloads {
+		portalLinks = append(portalLinks, d.Path)
+	}
+	assert.Equal(t, api.Downloads(), portalLinks, "the portal links every download, and only those")
+	for _, name := range api.DownloadDocs {
+		resp, body := fetch(api.DownloadPath(name))
+		require.Equal(t, http.StatusOK, resp.StatusCode, name)
+		assert.Equal(t, "application/openapi+json", resp.Header.Get("Content-Type"), name)
+		assert.Equal(t, `attachment; filename=steller-`+name+`.openapi.json`, resp.Header.Get("Content-Disposition"), name)
+		var doc struct {
+			OpenAPI string         `json:"openapi"`
+			Paths   map[string]any `json:"paths"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &doc), "%s is JSON", name)
+		assert.Equal(t, "3.1.0", doc.OpenAPI, name)
+		assert.NotEmpty(t, doc.Paths, name)
+		_, served := fetch(api.DocPath(name))
+		assert.JSONEq(t, served, body, "%s: the download is the document Swagger UI shows", name)
+	}
+	resp, body = fetch(api.PostmanCollectionPath)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "attachment; filename=steller-partner.postman_collection.json", resp.Header.Get("Content-Disposition"))
+	var collection postman.Collection
+	require.NoError(t, json.Unmarshal([]byte(body), &collection), "the collection is JSON")
+	assert.Equal(t, postman.SchemaURL, collection.Info.Schema)
+	assert.Equal(t, "Steller partner API", collection.Info.Name, "made from the partner API's document")
+	assert.NotEmpty(t, collection.Item)
 }
 
 // TestHumatestOnTheAPI shows the API works under humatest too (the same operations,

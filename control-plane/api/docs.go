@@ -8,9 +8,9 @@ import (
 	"net/http"
 )
 
-// docsAssets are the docs page's own start script (docsassets/init.js) and, in
-// docsassets/vendor, Swagger UI's distribution files (Apache-2.0, with its LICENSE and
-// NOTICE), which `scripts/install.sh web` copies from the swagger-ui-dist package that
+// docsAssets are the docs page's own start script and stylesheet (docsassets/init.js,
+// docs.css) and, in docsassets/vendor, Swagger UI's distribution files (Apache-2.0, with
+// its LICENSE and NOTICE), which `scripts/install.sh web` copies from the swagger-ui-dist package that
 // package-lock.json pins. They are served from the binary so /docs/api renders with no internet
 // access. The directory is embedded, not the files, so the package compiles before that
 // install; /docs/api then says what to run.
@@ -45,6 +45,13 @@ var docsDocuments = []docsDocument{
 	{Name: "Admin API", URL: DocPath(DocAdmin)},
 }
 
+// docsDownloads are the files the docs page offers for download, in Downloads order.
+var docsDownloads = []docsDocument{
+	{Name: "Partner API: OpenAPI document (JSON)", URL: DownloadPath(DocPartner)},
+	{Name: "Management API: OpenAPI document (JSON)", URL: DownloadPath(DocManagement)},
+	{Name: "Partner API: Postman collection (v2.1)", URL: PostmanCollectionPath},
+}
+
 // docsPages are the Swagger UI page ("docs") and the page served in its place when the
 // binary was built without Swagger UI's files ("missing"). Both list the documents as
 // links, so they stay reachable without JavaScript or Swagger UI.
@@ -60,11 +67,16 @@ var docsPages = template.Must(template.New("").Parse(`
 {{range .Documents}}<li><a href="{{.URL}}">{{.Name}}</a></li>
 {{end}}</ul>
 {{end}}
+{{define "downloads"}}<nav class="docs-downloads" aria-label="Downloads"><span>Download:</span>
+{{range .Downloads}}<a href="{{.URL}}" download>{{.Name}}</a>
+{{end}}</nav>
+{{end}}
 {{define "docs"}}{{template "head"}}<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="/docs/assets/docs.css">
 </head>
 <body>
 <script id="docs-urls" type="application/json">{{.Documents}}</script>
-<noscript>{{template "links" .}}</noscript>
+{{template "downloads" .}}<noscript>{{template "links" .}}</noscript>
 <div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/assets/swagger-ui-standalone-preset.js"></script>
@@ -78,7 +90,11 @@ var docsPages = template.Must(template.New("").Parse(`
 <p>This binary was built without Swagger UI's files (missing: {{range $i, $f := .Missing}}{{if $i}}, {{end}}{{$f}}{{end}}).
 Run <code>{{.Hint}}</code> and rebuild (<code>make build</code> does both).</p>
 <p>The OpenAPI documents are served all the same:</p>
-{{template "links" .}}</body>
+{{template "links" .}}<p>And the downloads:</p>
+<ul>
+{{range .Downloads}}<li><a href="{{.URL}}" download>{{.Name}}</a></li>
+{{end}}</ul>
+</body>
 </html>
 {{end}}`))
 
@@ -88,8 +104,9 @@ func registerDocs(mux *http.ServeMux) {
 }
 
 // serveDocs serves the docs page on mux and the files of assets under /docs/assets/:
-// init.js from assets, the rest from its vendor directory. Without Swagger UI's files,
-// /docs/api is a 503 page saying how to install them, never a page whose scripts are missing.
+// init.js and docs.css from assets, the rest from its vendor directory. Without Swagger
+// UI's files, /docs/api is a 503 page saying how to install them, never a page whose
+// scripts are missing.
 func serveDocs(mux *http.ServeMux, assets fs.FS) {
 	vendor := mustSub(assets, "vendor")
 	var missing []string
@@ -109,6 +126,7 @@ func serveDocs(mux *http.ServeMux, assets fs.FS) {
 		_, _ = w.Write(page)
 	})
 	mux.Handle("GET /docs/assets/init.js", serveDocsAssets(assets))
+	mux.Handle("GET /docs/assets/docs.css", serveDocsAssets(assets))
 	mux.Handle("GET /docs/assets/", serveDocsAssets(vendor))
 }
 
@@ -117,10 +135,10 @@ func serveDocs(mux *http.ServeMux, assets fs.FS) {
 func renderDocsPage(name string, missing []string) []byte {
 	var b bytes.Buffer
 	err := docsPages.ExecuteTemplate(&b, name, struct {
-		Documents []docsDocument
-		Missing   []string
-		Hint      string
-	}{docsDocuments, missing, docsInstallHint})
+		Documents, Downloads []docsDocument
+		Missing              []string
+		Hint                 string
+	}{docsDocuments, docsDownloads, missing, docsInstallHint})
 	if err != nil {
 		panic(err)
 	}

@@ -81,11 +81,22 @@ func TestDocsOffersThePartnerManagementAndAdminDocuments(t *testing.T) {
 		last = at
 	}
 
+	// The download bar lists the downloads in order, each marked for download.
+	var at []int
+	for _, path := range Downloads() {
+		i := strings.Index(body, `<a href="`+path+`" download>`)
+		assert.GreaterOrEqual(t, i, 0, "the page offers %s for download", path)
+		at = append(at, i)
+	}
+	assert.IsIncreasing(t, at, "the downloads in Downloads order")
+	assert.Less(t, strings.Index(body, `class="docs-downloads"`), strings.Index(body, `id="swagger-ui"`), "the bar is above Swagger UI")
+
 	for _, c := range []struct{ path, mediaType, has string }{
 		{"/docs/assets/swagger-ui-bundle.js", "text/javascript", "SwaggerUIBundle"},
 		{"/docs/assets/swagger-ui-standalone-preset.js", "text/javascript", "SwaggerUIStandalonePreset"},
 		{"/docs/assets/swagger-ui.css", "text/css", ".swagger-ui"},
 		{"/docs/assets/init.js", "text/javascript", `layout: "StandaloneLayout"`},
+		{"/docs/assets/docs.css", "text/css", ".docs-downloads"},
 		{"/docs/assets/LICENSE", "text/plain", "Apache License"},
 	} {
 		rec := get(c.path)
@@ -99,7 +110,9 @@ func TestDocsOffersThePartnerManagementAndAdminDocuments(t *testing.T) {
 	for _, script := range []string{"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "init.js"} {
 		assert.Contains(t, body, `<script src="/docs/assets/`+script+`"></script>`)
 	}
-	assert.Contains(t, body, `<link rel="stylesheet" href="/docs/assets/swagger-ui.css">`)
+	for _, sheet := range []string{"swagger-ui.css", "docs.css"} {
+		assert.Contains(t, body, `<link rel="stylesheet" href="/docs/assets/`+sheet+`">`)
+	}
 }
 
 // TestDocsWithoutSwaggerUIIsA503SayingWhatToRun: a binary built before `install.sh web`
@@ -120,6 +133,9 @@ func TestDocsWithoutSwaggerUIIsA503SayingWhatToRun(t *testing.T) {
 	assert.NotContains(t, body, "<script", "no page that loads scripts which are not there")
 	for _, d := range wantDocs {
 		assert.Contains(t, body, `<a href="`+d.URL+`">`)
+	}
+	for _, path := range Downloads() {
+		assert.Contains(t, body, `<a href="`+path+`" download>`)
 	}
 	assert.Equal(t, http.StatusNotFound, get("/docs/assets/swagger-ui-bundle.js").Code)
 	assert.Equal(t, http.StatusOK, get("/docs/assets/init.js").Code)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -93,26 +94,47 @@ func (a *API) Document(name string) (*huma.OpenAPI, error) {
 	return &view, nil
 }
 
+// openAPIContentType is the media type the OpenAPI documents are served as.
+const openAPIContentType = "application/openapi+json"
+
 // registerOpenAPIDocs serves the named documents at their DocPath (Huma serves the
-// control-plane one itself).
+// control-plane one itself), and the API reference's downloads (registerDownloads).
 func (a *API) registerOpenAPIDocs() {
 	for _, name := range DocNames {
 		if name == DocControlPlane {
 			continue
 		}
-		a.mux.HandleFunc("GET "+DocPath(name), func(w http.ResponseWriter, r *http.Request) {
-			doc, err := a.Document(name)
-			if err == nil {
-				var raw []byte
-				if raw, err = doc.MarshalJSON(); err == nil {
-					w.Header().Set("Content-Type", "application/openapi+json")
-					_, _ = w.Write(raw)
-					return
-				}
-			}
-			a.log.Error("api: encode an OpenAPI document", "doc", name, "err", err)
-			problem.Write(w, problem.New(http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError),
-				"Internal Server Error", "the OpenAPI document could not be encoded", ""))
-		})
+		a.serveJSON(DocPath(name), openAPIContentType, "", func() ([]byte, error) { return a.documentJSON(name) })
 	}
+	a.registerDownloads()
+}
+
+// documentJSON is the document name, encoded.
+func (a *API) documentJSON(name string) ([]byte, error) {
+	doc, err := a.Document(name)
+	if err != nil {
+		return nil, err
+	}
+	return doc.MarshalJSON()
+}
+
+// serveJSON serves what build makes at path as contentType; as an attachment named
+// filename unless that is "". build works on documents fixed at build time, so a failure
+// is a bug: logged, and answered with a 500 problem.
+func (a *API) serveJSON(path, contentType, filename string, build func() ([]byte, error)) {
+	a.mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+		raw, err := build()
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "api: encode a document", "path", path, "err", err)
+			problem.Write(w, problem.New(http.StatusInternalServerError, problem.StatusCode(http.StatusInternalServerError),
+				"Internal Server Error", "the document could not be encoded", ""))
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if filename != "" {
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+		}
+		_, _ = w.Write(raw)
+	})
 }

@@ -1,7 +1,7 @@
 // Package portal owns Steller's developer portal: the server-rendered pages the control
 // plane serves to browsers (the landing page, the Markdown guides under /docs with their
-// search, and the portal's stylesheet and script), embedded in the binary and rendered with
-// html/template. Pages work without JavaScript; nothing is loaded from another origin.
+// search, /llms.txt indexing them for AI assistants, and the portal's stylesheet and
+// script), embedded in the binary and rendered with html/template. Pages work without JavaScript; nothing is loaded from another origin.
 package portal
 
 import (
@@ -48,6 +48,8 @@ type Portal struct {
 	guides []*Guide
 	bySlug map[string]*Guide
 	static fs.FS
+	// llmsTxt is /llms.txt, rendered from the guides.
+	llmsTxt []byte
 }
 
 // New parses the templates and renders every guide once.
@@ -70,7 +72,8 @@ func New(cfg Config) (*Portal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Portal{cfg: cfg, pages: pages, guides: guides, bySlug: map[string]*Guide{}, static: static}
+	p := &Portal{cfg: cfg, pages: pages, guides: guides, bySlug: map[string]*Guide{}, static: static,
+		llmsTxt: renderLLMs(guides)}
 	for _, g := range guides {
 		p.bySlug[g.Slug] = g
 	}
@@ -78,13 +81,15 @@ func New(cfg Config) (*Portal, error) {
 }
 
 // Register adds the portal's routes to mux: / (exactly), /docs, /docs/{slug},
-// /docs/search, /assets/ and /favicon.ico. The API reference (/docs/api) is the API package's.
+// /docs/search, /llms.txt, /assets/ and /favicon.ico. The API reference (/docs/api) and its
+// downloads (APIDownloads) are the API package's.
 func (p *Portal) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", p.landing)
 	mux.HandleFunc("GET /docs", p.index)
 	mux.HandleFunc("GET /docs/{$}", p.index)
 	mux.HandleFunc("GET /docs/search", p.search)
 	mux.HandleFunc("GET /docs/{slug}", p.guide)
+	mux.HandleFunc("GET "+LLMsPath, p.llms)
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/assets/favicon.svg", http.StatusMovedPermanently) // for clients that ignore the icon link
 	})
@@ -100,9 +105,10 @@ func (p *Portal) Register(mux *http.ServeMux) {
 type page struct {
 	Title, Description, Version, Section, Query, EdgeURL string
 	// Guide pages.
-	Guides []*Guide
-	Slug   string
-	Body   template.HTML
+	Guides    []*Guide
+	Downloads []Download
+	Slug      string
+	Body      template.HTML
 	// Search.
 	Results []Result
 	Problem string
@@ -114,7 +120,7 @@ func (p *Portal) newPage(title, description, section string) page {
 		edge = "$EDGE" // no edge configured: the examples name it as the quick start does
 	}
 	return page{Title: title, Description: description, Version: p.cfg.Version, Section: section,
-		EdgeURL: edge, Guides: p.guides}
+		EdgeURL: edge, Guides: p.guides, Downloads: APIDownloads}
 }
 
 // render writes template name with data and status, with the pages' security headers. It

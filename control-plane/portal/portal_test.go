@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -21,8 +22,8 @@ import (
 	"github.com/steller/platform/control-plane/portal"
 )
 
-// serve returns a server with the portal's routes and a stand-in for the API reference
-// (the api package's, tested there).
+// serve returns a server with the portal's routes and stand-ins for the API reference and
+// its downloads (the api package's, tested there, which checks APIDownloads too).
 func serve(t *testing.T) *httptest.Server {
 	t.Helper()
 	p, err := portal.New(portal.Config{Version: "test", EdgeURL: func() string { return "http://127.0.0.1:8000/" }})
@@ -31,6 +32,9 @@ func serve(t *testing.T) *httptest.Server {
 	p.Register(mux)
 	mux.HandleFunc("GET /docs/api", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "reference") })
 	mux.HandleFunc("GET /openapi/partner.json", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
+	for _, d := range portal.APIDownloads {
+		mux.HandleFunc("GET "+d.Path, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -131,6 +135,84 @@ func TestEveryLinkOfThePortalResolves(t *testing.T) {
 			ids = append(ids, m[1])
 		}
 		assert.Contains(t, ids, fragment, "%s links to %s#%s, which has no such id", l[0], target, fragment)
+	}
+}
+
+// The guides' navigation and the docs index offer the API reference's downloads.
+func TestTheDocsLinkTheAPIDownloads(t *testing.T) {
+	srv := serve(t)
+	require.Len(t, portal.APIDownloads, 3, "the partner and management documents and the Postman collection")
+	_, guide := get(t, srv, "/docs/quickstart")
+	_, index := get(t, srv, "/docs")
+	for _, d := range portal.APIDownloads {
+		assert.Contains(t, guide, `<li class="sub"><a href="`+d.Path+`" download`, d.Path)
+		assert.Contains(t, index, `<a href="`+d.Path+`" download>`+html.EscapeString(d.Title)+`</a>`, d.Path)
+	}
+	assert.Contains(t, index, `<a href="`+portal.LLMsPath+`">llms.txt</a>`)
+}
+
+// /llms.txt follows llmstxt.org: the title, a one-paragraph summary, then a link list of
+// every guide (every Markdown file of guides/, by its level-1 heading, with the summary
+// the docs index shows) and one of the API reference's downloads; every link resolves.
+func TestLLMsTxtIndexesEveryGuideAndTheAPIDownloads(t *testing.T) {
+	srv := serve(t)
+	resp, body := get(t, srv, portal.LLMsPath)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+
+	head, rest, ok := strings.Cut(body, "\n## Docs\n\n")
+	require.True(t, ok, "a Docs section: %s", body)
+	docs, api, ok := strings.Cut(rest, "\n## API reference\n\n")
+	require.True(t, ok, "an API reference section after it: %s", body)
+	assert.Regexp(t, `^# Steller\n\n> [^\n]{80,}\n$`, head, "the H1, then a one-paragraph blockquote")
+
+	item := regexp.MustCompile(`(?m)^- \[([^\]]+)\]\((/[^)\s]*)\): (\S.*)$`)
+	lines := func(section string) [][]string {
+		t.Helper()
+		var out [][]string
+		for _, line := range strings.Split(strings.TrimRight(section, "\n"), "\n") {
+			m := item.FindStringSubmatch(line)
+			require.NotNil(t, m, "%q is not a Markdown link item", line)
+			out = append(out, m)
+		}
+		return out
+	}
+	files, err := fs.Glob(os.DirFS("guides"), "*.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	guides := lines(docs)
+	assert.Len(t, guides, len(files), "one item per guide file")
+	listed := map[string][]string{}
+	for _, m := range guides {
+		listed[m[2]] = m
+	}
+	_, index := get(t, srv, "/docs")
+	for _, f := range files {
+		src, err := os.ReadFile(filepath.Join("guides", f))
+		require.NoError(t, err)
+		title, _, _ := strings.Cut(strings.TrimPrefix(string(src), "# "), "\n")
+		path := "/docs/" + strings.TrimSuffix(f, ".md")
+		m, ok := listed[path]
+		if !assert.True(t, ok, "%s is not listed", path) {
+			continue
+		}
+		assert.Equal(t, strings.TrimSpace(title), m[1], path)
+		assert.Contains(t, index, "<span>"+html.EscapeString(m[3])+"</span>", "%s: the summary the docs index shows", path)
+	}
+
+	var downloads []string
+	for _, m := range lines(api) {
+		downloads = append(downloads, m[2])
+	}
+	var want []string
+	for _, d := range portal.APIDownloads {
+		want = append(want, d.Path)
+	}
+	assert.Equal(t, want, downloads)
+	for _, m := range append(guides, lines(api)...) {
+		resp, _ := get(t, srv, m[2])
+		assert.Equal(t, http.StatusOK, resp.StatusCode, m[2])
 	}
 }
 
