@@ -3,7 +3,8 @@
 # second run installs nothing. Parts (default: all):
 #   servers  PostgreSQL and ClickHouse from Debian's packages, Java for Kafka
 #   kafka    Apache Kafka jars from Maven Central into .cache/kafka/libs (needs Maven)
-#   tools    deck (validates kong/kong.yml) from Debian's packages
+#   tools    deck (validates kong/kong.yml) from Debian's packages, and what runs the webhooks
+#            guide's verification samples in the tests: python3, nodejs, openssl and curl
 #   go       the Go module cache (go mod download)
 #   python   a virtualenv in .cache/venv (the machine's python3) with the pinned Python tools of
 #            scripts/python/requirements.txt from PyPI: chdb (current ClickHouse in process),
@@ -67,6 +68,11 @@ install_kafka() {
 
 install_tools() {
 	apt_install deck
+	# The samples need only the programs, which may come from elsewhere than Debian (pyenv).
+	command -v python3 >/dev/null || apt_install python3
+	command -v node >/dev/null || apt_install nodejs
+	command -v openssl >/dev/null || apt_install openssl
+	command -v curl >/dev/null || apt_install curl
 }
 
 install_browser() {

@@ -5,6 +5,9 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io/fs"
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -16,7 +19,9 @@ import (
 	"github.com/yuin/goldmark/text"
 )
 
-//go:embed guides/*.md
+// guideFiles are the guides and the sample programs they include (::include lines).
+//
+//go:embed guides/*.md guides/samples
 var guideFiles embed.FS
 
 // Guide is one rendered Markdown guide.
@@ -70,6 +75,9 @@ func loadGuides() ([]*Guide, error) {
 		if err != nil {
 			return nil, fmt.Errorf("portal: guide %s: %w", entry.slug, err)
 		}
+		if src, err = expandIncludes(entry.slug, src, guideFiles, "guides"); err != nil {
+			return nil, err
+		}
 		g, err := renderGuide(entry.slug, entry.summary, src)
 		if err != nil {
 			return nil, err
@@ -77,6 +85,63 @@ func loadGuides() ([]*Guide, error) {
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// includeLine is a line that shows a file as a code block: `::include{file="samples/x.go"}`
+// (the form of a leaf directive in the CommonMark generic directives proposal), the path
+// relative to the guides folder.
+var includeLine = regexp.MustCompile(`^::include\{file="([^"]+)"\}$`)
+
+// includeLanguages names the code block language of an included file by its extension.
+var includeLanguages = map[string]string{".go": "go", ".py": "python", ".js": "javascript", ".sh": "bash"}
+
+// expandIncludes replaces each ::include line of a guide with a fenced code block holding
+// the named file of dir in fsys, byte for byte, so the code a guide shows is the code its
+// tests run. The fence is longer than any run of backticks in the file. A line starting
+// with ::include that does not match, or a file that does not exist, is an error.
+func expandIncludes(slug string, src []byte, fsys fs.FS, dir string) ([]byte, error) {
+	var out bytes.Buffer
+	for line := range bytes.Lines(src) {
+		text := strings.TrimRight(string(line), "\r\n")
+		if !strings.HasPrefix(text, "::include") {
+			out.Write(line)
+			continue
+		}
+		m := includeLine.FindStringSubmatch(text)
+		if m == nil {
+			return nil, fmt.Errorf("portal: guide %s: %q is not ::include{file=\"path\"}", slug, text)
+		}
+		lang, ok := includeLanguages[path.Ext(m[1])]
+		if !ok {
+			return nil, fmt.Errorf("portal: guide %s: no code language for %s", slug, m[1])
+		}
+		code, err := fs.ReadFile(fsys, path.Join(dir, m[1]))
+		if err != nil {
+			return nil, fmt.Errorf("portal: guide %s: include: %w", slug, err)
+		}
+		fence := strings.Repeat("`", max(3, longestRun(code, '`')+1))
+		out.WriteString(fence + lang + "\n")
+		out.Write(code)
+		if !bytes.HasSuffix(code, []byte("\n")) {
+			out.WriteByte('\n')
+		}
+		out.WriteString(fence + "\n")
+	}
+	return out.Bytes(), nil
+}
+
+// longestRun is the length of the longest run of c in b.
+func longestRun(b []byte, c byte) int {
+	longest, n := 0, 0
+	for _, x := range b {
+		if x != c {
+			n = 0
+			continue
+		}
+		n++
+		longest = max(longest, n)
+	}
+	return longest
 }
 
 // renderGuide renders one guide and splits its text into sections. The first heading must

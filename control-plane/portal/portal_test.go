@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -290,5 +291,27 @@ func TestEveryDocLinkOfTheControlPlaneResolves(t *testing.T) {
 			ids = append(ids, m[1])
 		}
 		assert.Contains(t, ids, anchor, "%s is linked from the control plane", link)
+	}
+}
+
+// The webhooks guide shows every file of its samples folder, in code blocks equal to the
+// files byte for byte: the code the webhook tests run (control-plane/webhook/samples_test.go).
+func TestTheWebhooksGuideShowsItsTestedSamples(t *testing.T) {
+	srv := serve(t)
+	resp, body := get(t, srv, "/docs/webhooks")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	block := regexp.MustCompile(`(?s)<pre><code class="language-(\w+)">(.*?)</code></pre>`)
+	var shown []string
+	for _, m := range block.FindAllStringSubmatch(body, -1) {
+		shown = append(shown, html.UnescapeString(m[2]))
+	}
+	dir := "guides/samples/webhooks"
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 5, "verify.go, verify.py, verify.js, verify.sh and send.sh")
+	for _, e := range entries {
+		code, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		assert.True(t, slices.Contains(shown, string(code)), "the guide does not show %s as it is", e.Name())
 	}
 }

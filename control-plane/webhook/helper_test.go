@@ -49,6 +49,8 @@ type options struct {
 	endpointLimit int
 	// testSends, when set, limits test sends per partner (on the env's clock).
 	testSends quota.Rate
+	// clockStart, when set, is where the clock starts instead of an hour ahead.
+	clockStart time.Time
 }
 
 // setup builds the service on a fresh database with River's tables, a River client that
@@ -62,8 +64,11 @@ func setup(t testing.TB, o options) *env {
 	ctx := context.Background()
 	pool := partnertest.DB(t)
 	require.NoError(t, webhook.MigrateQueue(ctx, pool))
-	e := &env{pool: pool, opts: o, clock: testclock.New(time.Now().Add(time.Hour).Truncate(time.Second)),
-		guard: webhook.Guard{AllowPrivateNetworks: true}}
+	start := time.Now().Add(time.Hour).Truncate(time.Second)
+	if !o.clockStart.IsZero() {
+		start = o.clockStart
+	}
+	e := &env{pool: pool, opts: o, clock: testclock.New(start), guard: webhook.Guard{AllowPrivateNetworks: true}}
 	if o.guard != nil {
 		e.guard = *o.guard
 	}
