@@ -201,19 +201,36 @@ func segmentsTable(t *testing.T, eng growthtest.Engines) string {
 	return table
 }
 
-// closeDays computes and marks the totals of days on both engines, dated at (Unix
+// closeBuckets computes and marks the totals of buckets on both engines, dated at (Unix
 // seconds), as the closer does on its server's clock.
-func closeDays(t *testing.T, eng growthtest.Engines, days []time.Time, at int64) {
+func closeBuckets(t *testing.T, eng growthtest.Engines, buckets []ordertotals.Bucket, at int64) {
 	t.Helper()
 	ctx := context.Background()
-	for _, d := range days {
-		compute, computeArgs := ordertotals.ComputeDay(eng.Database, d, at)
-		mark, markArgs := ordertotals.MarkDay(eng.Database, d, at)
+	for _, b := range buckets {
+		compute, computeArgs := ordertotals.Compute(eng.Database, b.Period, b.Start, at)
+		mark, markArgs := ordertotals.Mark(eng.Database, b.Period, b.Start, at)
 		require.NoError(t, eng.Conn.Exec(ctx, compute, computeArgs...))
 		require.NoError(t, eng.Conn.Exec(ctx, mark, markArgs...))
 		require.NoError(t, eng.Current.Exec(ctx, compute, computeArgs...))
 		require.NoError(t, eng.Current.Exec(ctx, mark, markArgs...))
 	}
+}
+
+// closedBuckets lists the closed buckets of period on 18.16.
+func closedBuckets(t *testing.T, eng growthtest.Engines, period string, from, to time.Time) []ordertotals.Bucket {
+	t.Helper()
+	list, args := ordertotals.ClosedBucketList(eng.Database, period, from, to)
+	r, err := eng.Conn.Query(context.Background(), list+" ORDER BY bucket", args...)
+	require.NoError(t, err)
+	defer r.Close()
+	var out []ordertotals.Bucket
+	for r.Next() {
+		var d time.Time
+		require.NoError(t, r.Scan(&d))
+		out = append(out, ordertotals.Bucket{Period: period, Start: utcDay(d)})
+	}
+	require.NoError(t, r.Err())
+	return out
 }
 
 // Every builder answers the same on 18.16 and current ClickHouse, and Store's answers
@@ -232,50 +249,64 @@ func TestBuildersAnswerOnBothEnginesAsComputedFromRawRows(t *testing.T) {
 	eng.InsertOrders(t, events[:100])
 	eng.InsertOrders(t, events[:40])
 
-	// Close every other day of the first events' span, dated a second after the inserts,
-	// and wait for the server's clock to pass that second, so later inserts reopen days.
-	var closing []time.Time
-	for d := utcDay(start); d.Before(utcDay(time.UnixMilli(events[99].OccurredAtMs))); d = d.AddDate(0, 0, 2) {
-		closing = append(closing, d)
+	// Close every other day, and every week and month, of the first events' span, dated a
+	// second after the inserts, and wait for the server's clock to pass that second, so
+	// later inserts reopen what they touch.
+	var closing []ordertotals.Bucket
+	last := utcDay(time.UnixMilli(events[99].OccurredAtMs))
+	for _, period := range ordertotals.Periods {
+		step := 1
+		if period == ordertotals.Day {
+			step = 2
+		}
+		b, err := ordertotals.Start(period, start)
+		require.NoError(t, err)
+		for i := 0; b.Before(last); i++ {
+			if i%step == 0 {
+				closing = append(closing, ordertotals.Bucket{Period: period, Start: b})
+			}
+			b = ordertotals.Next(period, b)
+		}
 	}
 	at := time.Now().Unix() + 1
-	closeDays(t, eng, closing, at)
+	closeBuckets(t, eng, closing, at)
 	require.Eventually(t, func() bool {
 		var now time.Time
 		return eng.Conn.QueryRow(ctx, "SELECT now()").Scan(&now) == nil && now.Unix() > at
 	}, 10*time.Second, 50*time.Millisecond)
 	late := events[24] // a new event on a closed day that nothing else touches: reopens it
 	late.EventID, late.AmountCents = "evt_late", 12_345
-	require.Contains(t, closing, utcDay(time.UnixMilli(late.OccurredAtMs)))
+	lateDay := utcDay(time.UnixMilli(late.OccurredAtMs))
+	require.Contains(t, closing, ordertotals.Bucket{Period: ordertotals.Day, Start: lateDay})
 	for _, e := range slices.Concat(events[100:], events[:7]) {
-		require.NotEqual(t, utcDay(time.UnixMilli(e.OccurredAtMs)), utcDay(time.UnixMilli(late.OccurredAtMs)))
+		require.NotEqual(t, utcDay(time.UnixMilli(e.OccurredAtMs)), lateDay)
 	}
 	eng.InsertOrders(t, append([]orderevent.Event{late}, events[100:]...))
 	eng.InsertOrders(t, events[:7])
 	allEvents := slices.Concat(events, events[:40], events[:7], []orderevent.Event{late})
 
-	list, listArgs := ordertotals.ClosedDayList(eng.Database, start.AddDate(0, -1, 0), start.AddDate(0, 3, 0))
-	var closed []time.Time
-	r, err := eng.Conn.Query(ctx, list+" ORDER BY day", listArgs...)
-	require.NoError(t, err)
-	for r.Next() {
-		var d time.Time
-		require.NoError(t, r.Scan(&d))
-		closed = append(closed, utcDay(d))
-	}
-	require.NoError(t, r.Err())
-	reopened := map[time.Time]bool{}
+	// Still closed: the closed buckets no later insert touched, of every period.
+	reopened := map[ordertotals.Bucket]bool{}
 	for _, e := range slices.Concat([]orderevent.Event{late}, events[100:], events[:7]) {
-		reopened[utcDay(time.UnixMilli(e.OccurredAtMs))] = true
-	}
-	var stillClosed []time.Time
-	for _, d := range closing {
-		if !reopened[d] {
-			stillClosed = append(stillClosed, d)
+		for _, period := range ordertotals.Periods {
+			b, err := ordertotals.Start(period, time.UnixMilli(e.OccurredAtMs))
+			require.NoError(t, err)
+			reopened[ordertotals.Bucket{Period: period, Start: b}] = true
 		}
 	}
-	require.NotEmpty(t, stillClosed)
-	assert.Equal(t, stillClosed, closed, "closed: the closed days no later insert touched")
+	for _, period := range ordertotals.Periods {
+		var stillClosed []ordertotals.Bucket
+		for _, b := range closing {
+			if b.Period == period && !reopened[b] {
+				stillClosed = append(stillClosed, b)
+			}
+		}
+		if period != ordertotals.Month { // every month of the span got a late event
+			require.NotEmpty(t, stillClosed, period)
+		}
+		assert.Equal(t, stillClosed, closedBuckets(t, eng, period, start.AddDate(0, -1, 0), start.AddDate(0, 3, 0)),
+			"closed %ss: the closed ones no later insert touched", period)
+	}
 
 	store, err := growthquery.New(eng.Conn, eng.Database)
 	require.NoError(t, err)

@@ -13,9 +13,10 @@
 // Neither read scales with the number of requests or order events. Activity reads
 // partner_activity (migration 0008: one row per partner, UTC day, week or month, and
 // environment with a 2xx call), which needs no deduplication: a request stored twice
-// writes the same row, and uniqExact counts a partner once. Orders read the exact totals of closed days from
-// order_totals_1d and every other day from order_rollup_1d, whose cells hold sets of
-// (event_id, amount_cents), so an event stored twice counts once (see ordertotals).
+// writes the same row, and uniqExact counts a partner once. Orders read the exact totals
+// of closed days, weeks and months from order_totals and every other bucket from
+// order_rollup_1d, whose cells hold sets of (event_id, amount_cents), so an event stored
+// twice counts once (see ordertotals).
 package growthquery
 
 import (
@@ -114,27 +115,14 @@ func ActivePartners(database, segments, period string, from, to time.Time) (stri
 		Day, cutFrom.Format(dayFormat), to.Format(dayFormat)}, nil
 }
 
-// start is the UTC start of the period holding day d.
+// start is the UTC start of the period holding day d (period already checked).
 func start(period string, d time.Time) time.Time {
-	switch period {
-	case Week:
-		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
-	case Month:
-		return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
-	}
-	return d
+	b, _ := ordertotals.Start(period, d)
+	return b
 }
 
 // startNext is the start of the period after the one starting at b.
-func startNext(period string, b time.Time) time.Time {
-	switch period {
-	case Week:
-		return b.AddDate(0, 0, 7)
-	case Month:
-		return b.AddDate(0, 1, 0)
-	}
-	return b.AddDate(0, 0, 1)
-}
+func startNext(period string, b time.Time) time.Time { return ordertotals.Next(period, b) }
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -165,38 +153,46 @@ const dayFormat = "2006-01-02"
 // cohort, in_range, bucket (Date), environment, currency, orders (distinct events),
 // cents (their exact sum). Live rows count order.completed events (revenue, on the day
 // completed); sandbox rows count order.created events (volume, on the day created).
-// Closed days come from the totals of their latest computation, the other days from the
-// rollup's sets (see ordertotals), whose PREWHERE skips the closed days' sets unread.
 // Rows with no order are absent; ordered by source, cohort, in_range, bucket, environment,
 // currency.
+//
+// Closed buckets that lie wholly in the range come from the totals of their latest
+// computation, one row per partner and cell for the whole bucket; every other bucket
+// (open, or cut by the range) from the rollup's sets of its days in the range, whose
+// PREWHERE skips the closed buckets' sets unread (see ordertotals).
 func Orders(database, segments, interval string, from, to time.Time) (string, []any, error) {
 	bucket, err := bucketOf(interval, "day")
 	if err != nil {
 		return "", nil, err
 	}
+	from, to = utcDay(from), utcDay(to)
+	wholeEnd := to
+	if cut := start(interval, to.AddDate(0, 0, -1)); startNext(interval, cut).After(to) {
+		wholeEnd = maxTime(from, cut)
+	}
 	const cell = "partner_id, bucket, environment, currency"
 	const out = "source, cohort, in_range, bucket, environment, currency"
 	const pairs = " AND ((environment = ? AND type = ?) OR (environment = ? AND type = ?))"
 	db := warehouse.QuoteIdentifier(database)
-	rangeArgs := []any{utcDay(from).Format(dayFormat), utcDay(to).Format(dayFormat)}
 	pairArgs := []any{EnvLive, orderevent.TypeCompleted, EnvSandbox, orderevent.TypeCreated}
-	closed, closedArgs := ordertotals.ClosedDays(database, from, to)
-	closedList, listArgs := ordertotals.ClosedDayList(database, from, to)
+	closed, closedArgs := ordertotals.ClosedBuckets(database, interval, from, wholeEnd)
+	closedList, listArgs := ordertotals.ClosedBucketList(database, interval, from, wholeEnd)
 	sql := "SELECT " + out + ", sum(orders) AS orders, sum(cents) AS cents FROM (" +
-		"SELECT partner_id, " + bucket + " AS bucket, environment, currency, orders, cents" +
+		"SELECT partner_id, bucket, environment, currency, orders, cents" +
 		" FROM " + db + "." + ordertotals.TotalsTable +
-		" WHERE day >= toDate(?) AND day < toDate(?)" + pairs +
-		" AND (day, computed_at) IN (" + closed + ")" +
+		" WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?)" + pairs +
+		" AND (bucket, computed_at) IN (" + closed + ")" +
 		" UNION ALL SELECT " + cell + ", length(groupUniqArrayMerge(events)) AS orders" +
 		", arraySum(x -> x.2, groupUniqArrayMerge(events)) AS cents" +
 		" FROM (SELECT partner_id, " + bucket + " AS bucket, environment, currency, events" +
 		" FROM " + db + "." + schema.OrderRollupTable +
-		" PREWHERE day NOT IN (" + closedList + ")" +
+		" PREWHERE " + bucket + " NOT IN (" + closedList + ")" +
 		" WHERE day >= toDate(?) AND day < toDate(?)" + pairs + ")" +
 		" GROUP BY " + cell + ")" + joinSegments(segments) +
 		" GROUP BY " + out + " ORDER BY " + out
 	var args []any
-	for _, part := range [][]any{rangeArgs, pairArgs, closedArgs, listArgs, rangeArgs, pairArgs} {
+	for _, part := range [][]any{{interval, from.Format(dayFormat), wholeEnd.Format(dayFormat)}, pairArgs, closedArgs,
+		listArgs, {from.Format(dayFormat), to.Format(dayFormat)}, pairArgs} {
 		args = append(args, part...)
 	}
 	return sql, args, nil

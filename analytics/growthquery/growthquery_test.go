@@ -50,32 +50,43 @@ func TestActivePartnersSQLAndArgs(t *testing.T) {
 func TestOrdersSQLAndArgs(t *testing.T) {
 	t.Parallel()
 	from := time.Date(2026, 3, 1, 23, 30, 0, 0, time.UTC)
-	to := time.Date(2026, 3, 8, 1, 0, 0, 0, time.FixedZone("CET", 3600)) // 2026-03-08 00:00 UTC
 	const pairs = " AND ((environment = ? AND type = ?) OR (environment = ? AND type = ?))"
-	const closed = " FROM `st\\`ller`.order_days WHERE day >= toDate(?) AND day < toDate(?)" +
-		" GROUP BY day HAVING maxMerge(computed_at) > maxMerge(touched_at)"
-	for interval, bucket := range map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"} {
-		sql, args, err := growthquery.Orders("st`ller", "segs", interval, from, to)
-		require.NoError(t, err, interval)
+	const closed = " FROM `st\\`ller`.order_periods WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?)" +
+		" GROUP BY bucket HAVING maxMerge(computed_at) > maxMerge(touched_at)"
+	pairArgs := []any{"live", "order.completed", "test", "order.created"}
+	cases := []struct {
+		interval, bucket string
+		to               time.Time
+		wholeEnd         string // the closed buckets read from the totals start before it
+	}{
+		{"day", "day", time.Date(2026, 3, 8, 1, 0, 0, 0, time.FixedZone("CET", 3600)), "2026-03-08"}, // 2026-03-08 00:00 UTC
+		{"week", "toMonday(day)", time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC), "2026-03-30"},
+		{"week", "toMonday(day)", time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC), "2026-03-23"}, // the last week is cut
+		{"month", "toStartOfMonth(day)", time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC), "2026-03-01"},
+		{"month", "toStartOfMonth(day)", time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC), "2026-05-01"},
+	}
+	for _, tc := range cases {
+		sql, args, err := growthquery.Orders("st`ller", "segs", tc.interval, from, tc.to)
+		require.NoError(t, err, tc.interval)
 		assert.Equal(t, "SELECT source, cohort, in_range, bucket, environment, currency, sum(orders) AS orders, sum(cents) AS cents FROM ("+
-			"SELECT partner_id, "+bucket+" AS bucket, environment, currency, orders, cents FROM `st\\`ller`.order_totals_1d"+
-			" WHERE day >= toDate(?) AND day < toDate(?)"+pairs+
-			" AND (day, computed_at) IN (SELECT day, maxMerge(computed_at)"+closed+")"+
+			"SELECT partner_id, bucket, environment, currency, orders, cents FROM `st\\`ller`.order_totals"+
+			" WHERE period = ? AND bucket >= toDate(?) AND bucket < toDate(?)"+pairs+
+			" AND (bucket, computed_at) IN (SELECT bucket, maxMerge(computed_at)"+closed+")"+
 			" UNION ALL SELECT partner_id, bucket, environment, currency, length(groupUniqArrayMerge(events)) AS orders"+
 			", arraySum(x -> x.2, groupUniqArrayMerge(events)) AS cents"+
-			" FROM (SELECT partner_id, "+bucket+" AS bucket, environment, currency, events FROM `st\\`ller`.order_rollup_1d"+
-			" PREWHERE day NOT IN (SELECT day"+closed+")"+
+			" FROM (SELECT partner_id, "+tc.bucket+" AS bucket, environment, currency, events FROM `st\\`ller`.order_rollup_1d"+
+			" PREWHERE "+tc.bucket+" NOT IN (SELECT bucket"+closed+")"+
 			" WHERE day >= toDate(?) AND day < toDate(?)"+pairs+")"+
 			" GROUP BY partner_id, bucket, environment, currency)"+join+
-			" GROUP BY source, cohort, in_range, bucket, environment, currency ORDER BY source, cohort, in_range, bucket, environment, currency", sql, interval)
-		days := []any{"2026-03-01", "2026-03-08"}
-		pairArgs := []any{"live", "order.completed", "test", "order.created"}
+			" GROUP BY source, cohort, in_range, bucket, environment, currency ORDER BY source, cohort, in_range, bucket, environment, currency",
+			sql, tc.interval)
+		whole := []any{tc.interval, "2026-03-01", tc.wholeEnd}
 		var want []any
-		for _, part := range [][]any{days, pairArgs, days, days, days, pairArgs} {
+		for _, part := range [][]any{whole, pairArgs, whole, whole, {"2026-03-01", tc.to.UTC().Format(time.DateOnly)}, pairArgs} {
 			want = append(want, part...)
 		}
-		assert.Equal(t, want, args, interval)
+		assert.Equal(t, want, args, "%s to %s", tc.interval, tc.to)
 	}
-	_, _, err := growthquery.Orders("db", "segs", "hour", from, to)
+	_, _, err := growthquery.Orders("db", "segs", "hour", from, from.AddDate(0, 1, 0))
 	assert.ErrorIs(t, err, growthquery.ErrInvalid)
 }

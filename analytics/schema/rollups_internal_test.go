@@ -12,8 +12,9 @@ import (
 )
 
 // Migrations 0008 and 0009 fill their tables from what request_logs and order_events
-// already hold, and their views then add what is stored after them: the daily activity
-// of 2xx requests only, and every day of order events as touched and never computed.
+// already hold, and their views then add what is stored after them: the activity of 2xx
+// requests only, and every day, week and month of order events as touched and never
+// computed.
 func TestActivityAndOrderDaysCoverRowsStoredBeforeAndAfterTheirMigrations(t *testing.T) {
 	t.Parallel()
 	ch := testenv.NewClickHouse(t)
@@ -66,9 +67,12 @@ func TestActivityAndOrderDaysCoverRowsStoredBeforeAndAfterTheirMigrations(t *tes
 		// 2026-03-01 is a Sunday: its week started on 2026-02-23.
 		{"week", "2026-02-23", "ptr_a", "test"}, {"week", "2026-03-02", "ptr_a", "test"}, {"week", "2026-03-02", "ptr_b", "live"},
 	}, activity)
-	days := query(t, ch, "SELECT toString(day), toString(maxMerge(touched_at) > toDateTime(0)), toString(toUnixTimestamp(maxMerge(computed_at)))"+
-		" FROM "+db+".order_days GROUP BY day ORDER BY day")
-	assert.Equal(t, [][]string{{"2026-03-01", "1", "0"}, {"2026-03-02", "1", "0"}}, days, "touched, never computed")
+	periods := query(t, ch, "SELECT period, toString(bucket), toString(maxMerge(touched_at) > toDateTime(0)), toString(toUnixTimestamp(maxMerge(computed_at)))"+
+		" FROM "+db+".order_periods GROUP BY period, bucket ORDER BY period, bucket")
+	assert.Equal(t, [][]string{
+		{"day", "2026-03-01", "1", "0"}, {"day", "2026-03-02", "1", "0"}, {"month", "2026-03-01", "1", "0"},
+		{"week", "2026-02-23", "1", "0"}, {"week", "2026-03-02", "1", "0"},
+	}, periods, "touched, never computed")
 }
 
 // query runs sql and returns its String columns, row by row.

@@ -30,9 +30,10 @@
 // not pruned by retention (revenue history outlives request logs).
 //
 // Migration 0008 adds partner_activity (one row per partner, UTC day, week or month, and
-// environment with a 2xx request, fed by three views on request_logs), and 0009 the exact totals of closed
-// order days (order_days, order_totals_1d; written by analytics/ordertotals). Both fill
-// themselves from the rows already stored, and neither is pruned by retention.
+// environment with a 2xx request, fed by three views on request_logs), and 0009 the exact
+// totals of closed order days, weeks and months (order_periods, order_totals; written by
+// analytics/ordertotals). Both fill themselves from the rows already stored, and neither
+// is pruned by retention.
 package schema
 
 import (

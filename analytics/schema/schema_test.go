@@ -56,11 +56,15 @@ func TestMigrationStatementsQuoteTheDatabase(t *testing.T) {
 			"INSERT INTO `we\\`ird`.partner_activity (period, bucket, partner_id, environment)\nSELECT 'week'",
 			"INSERT INTO `we\\`ird`.partner_activity (period, bucket, partner_id, environment)\nSELECT 'month'",
 		}},
-		{9, "0009_order_totals_1d.sql", []string{
-			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_days (\n    day Date,",
-			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_days_mv\nTO `we\\`ird`.order_days\nAS SELECT",
-			"INSERT INTO `we\\`ird`.order_days (day, touched_at, computed_at)\nSELECT",
-			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_totals_1d (\n    environment String,",
+		{9, "0009_order_totals.sql", []string{
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_periods (\n    period String,",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_periods_day_mv\nTO `we\\`ird`.order_periods\nAS SELECT 'day'",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_periods_week_mv\nTO `we\\`ird`.order_periods\nAS SELECT 'week'",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS `we\\`ird`.order_periods_month_mv\nTO `we\\`ird`.order_periods\nAS SELECT 'month'",
+			"INSERT INTO `we\\`ird`.order_periods (period, bucket, touched_at, computed_at)\nSELECT 'day'",
+			"INSERT INTO `we\\`ird`.order_periods (period, bucket, touched_at, computed_at)\nSELECT 'week'",
+			"INSERT INTO `we\\`ird`.order_periods (period, bucket, touched_at, computed_at)\nSELECT 'month'",
+			"CREATE TABLE IF NOT EXISTS `we\\`ird`.order_totals (\n    period String,",
 		}},
 	}
 	for i, tc := range cases {
@@ -102,12 +106,14 @@ func TestMigrateCreatesTablesOnceAndRecordsVersions(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, map[string]string{
-		"order_days":                "AggregatingMergeTree",
-		"order_days_mv":             "MaterializedView",
 		"order_events":              "ReplacingMergeTree",
 		"order_rollup_1d":           "AggregatingMergeTree",
 		"order_rollup_1d_mv":        "MaterializedView",
-		"order_totals_1d":           "ReplacingMergeTree",
+		"order_periods":             "AggregatingMergeTree",
+		"order_periods_day_mv":      "MaterializedView",
+		"order_periods_month_mv":    "MaterializedView",
+		"order_periods_week_mv":     "MaterializedView",
+		"order_totals":              "ReplacingMergeTree",
 		"partner_activity":          "ReplacingMergeTree",
 		"partner_activity_day_mv":   "MaterializedView",
 		"partner_activity_month_mv": "MaterializedView",

@@ -28,11 +28,11 @@ var ingestSpec = config.Spec{
 func ingestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ingest",
-		Usage: "consume request-log and order events from Kafka into ClickHouse, total ended order days, and drop expired partitions",
+		Usage: "consume request-log and order events from Kafka into ClickHouse, total ended order periods, and drop expired partitions",
 		Description: "At least once, idempotent storage: a batch is inserted, then its offsets are committed; " +
 			"undecodable messages go to the dead-letter topic. Request logs use --ingest-group, order events " +
 			"their own group (--ingest-group + \"-orders\"). Every ten minutes it computes the exact totals of " +
-			"ended order days that changed (analytics/ordertotals). Run several: they share the consumer groups.",
+			"ended order days, weeks and months that changed (analytics/ordertotals). Run several: they share the consumer groups.",
 		Flags: ingestSpec.Flags(),
 		Action: ingestSpec.Action(func(ctx context.Context, c config.Config) error {
 			in, err := newIngest(ctx, c, c.Logger())
@@ -91,9 +91,9 @@ func newIngest(ctx context.Context, c config.Config, logger *slog.Logger) (*serv
 		s.close()
 		return nil, err
 	}
-	// The exact totals of ended order days, which the growth figures read instead of the
-	// rollup's sets (analytics/ordertotals). Several ingests each run it: harmless, a day
-	// computed twice has the same totals.
+	// The exact totals of ended order days, weeks and months, which the growth figures
+	// read instead of the rollup's sets (analytics/ordertotals). Several ingests each run
+	// it: harmless, a period computed twice has the same totals.
 	closer, err := ordertotals.New(ordertotals.Config{Conn: conn, Database: c.ClickHouseDatabase, Logger: logger.With("job", "order-totals")})
 	if err != nil {
 		s.close()

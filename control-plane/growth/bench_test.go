@@ -138,8 +138,14 @@ func BenchmarkGrowthReport(b *testing.B) {
 	closeStart := time.Now()
 	closed, err := closer.RunOnce(ctx)
 	require.NoError(b, err)
-	require.Len(b, closed, benchDays, "every seeded day is computed")
-	b.Logf("order totals of %d days computed in %s", len(closed), time.Since(closeStart).Round(time.Millisecond))
+	days := 0
+	for _, c := range closed {
+		if c.Period == ordertotals.Day {
+			days++
+		}
+	}
+	require.Equal(b, benchDays, days, "every seeded day is computed")
+	b.Logf("order totals of %d days, weeks and months computed in %s", len(closed), time.Since(closeStart).Round(time.Millisecond))
 	from, to := benchStart.Format(time.DateOnly), benchStart.AddDate(0, 0, benchDays).Format(time.DateOnly)
 	path := query(map[string]string{"from": from, "to": to, "interval": "week"})
 	baselineSQL := "SELECT uniqExact(partner_id) FROM " + warehouse.QuoteIdentifier(e.ch.Database) +
