@@ -24,7 +24,7 @@ import (
 func TestSignupStartsASessionAndShowsTheChecklist(t *testing.T) {
 	t.Parallel()
 	e := setup(t) // CookieSecure off, as in steller dev
-	b := e.browser(t)
+	b := e.visitor(t)
 	form := b.get("/signup?ref=FRIEND-42")
 	require.Equal(t, http.StatusOK, form.StatusCode)
 	assert.Equal(t, portal.CSP, form.Header.Get("Content-Security-Policy"))
@@ -69,7 +69,7 @@ JOIN memberships m ON m.workspace_id = w.id JOIN users u ON u.id = m.user_id WHE
 func TestTheSessionCookieIsSecureByDefault(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(c *api.Config) { c.CookieSecure = true })
-	b := e.browser(t)
+	b := e.visitor(t)
 	form := b.get("/signup")
 	assert.True(t, cookie(form.Response, dashboard.CSRFCookie).Secure)
 	// The jar keeps Secure cookies off plain HTTP, as browsers do: send it by hand.
@@ -87,9 +87,9 @@ func TestTheSessionCookieIsSecureByDefault(t *testing.T) {
 func TestSignupErrorsRerenderTheFormWithWhatWasTyped(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	b := e.browser(t)
+	b := e.visitor(t)
 	taken := b.signup("Taken Co")
-	b = e.browser(t) // a fresh browser, signed out
+	b = e.visitor(t) // a fresh browser, signed out
 	form := b.get("/signup")
 	tok := token(t, form, "/signup")
 	partners := e.Count("partners")
@@ -129,9 +129,9 @@ func TestSignupErrorsRerenderTheFormWithWhatWasTyped(t *testing.T) {
 func TestSignupIsRateLimitedLikeTheAPI(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(c *api.Config) { c.SignupLimit = api.RateLimit{Requests: 1, Per: time.Hour} })
-	b := e.browser(t)
+	b := e.visitor(t)
 	b.signup("First Co")
-	b = e.browser(t)
+	b = e.visitor(t)
 	form := b.get("/signup")
 	res := b.post("/signup", url.Values{dashboard.CSRFField: {token(t, form, "/signup")}, "company": {"Second Co"},
 		"name": {"Bo"}, "email": {"bo@example.com"}, "password": {apitest.Password}})
@@ -152,9 +152,9 @@ func TestSignupIsRateLimitedLikeTheAPI(t *testing.T) {
 func TestLoginLogoutAndTheNextPage(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	email := e.browser(t).signup("Login Co")
+	email := e.visitor(t).signup("Login Co")
 
-	b := e.browser(t)
+	b := e.visitor(t)
 	res := b.get("/app/console?from=menu")
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, "signed out, a page sends the browser to sign in")
 	assert.Equal(t, "/login?next="+url.QueryEscape("/app/console?from=menu"), res.Header.Get("Location"))
@@ -196,9 +196,9 @@ func TestLoginLogoutAndTheNextPage(t *testing.T) {
 func TestNextMustBeAPathOnThisSite(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	email := e.browser(t).signup("Next Co")
+	email := e.visitor(t).signup("Next Co")
 	for _, next := range []string{"//evil.example/app", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "app"} {
-		b := e.browser(t)
+		b := e.visitor(t)
 		form := b.get("/login?next=" + url.QueryEscape(next))
 		assert.NotContains(t, form.Body, `name="next"`, next)
 		res := b.post("/login", url.Values{dashboard.CSRFField: {token(t, form, "/login")}, "email": {email},
@@ -211,13 +211,13 @@ func TestNextMustBeAPathOnThisSite(t *testing.T) {
 func TestPostsWithoutAValidCSRFTokenChangeNothing(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	owner := e.browser(t)
+	owner := e.visitor(t)
 	owner.signup("Guarded Co")
 	home := owner.get("/app")
 	logoutToken := token(t, home, "/logout")
 	consoleToken := token(t, owner.get("/app/console"), "/app/console")
 
-	stranger := e.browser(t)
+	stranger := e.visitor(t)
 	strangerForm := stranger.get("/signup")
 	partners, keys := e.Count("partners"), e.Count("api_keys")
 	signup := url.Values{"company": {"Forged Co"}, "name": {"Eve"}, "email": {"eve@example.com"}, "password": {apitest.Password}}
@@ -232,9 +232,9 @@ func TestPostsWithoutAValidCSRFTokenChangeNothing(t *testing.T) {
 		name string
 		send func() page
 	}{
-		{"signup without a token", func() page { return e.browser(t).post("/signup", signup) }},
+		{"signup without a token", func() page { return e.visitor(t).post("/signup", signup) }},
 		{"signup with another browser's token", func() page {
-			fresh := e.browser(t)
+			fresh := e.visitor(t)
 			fresh.get("/signup")
 			return fresh.post("/signup", with(signup, token(t, strangerForm, "/signup")))
 		}},
@@ -268,7 +268,7 @@ func TestAFinanceMemberSeesNeitherTheConsoleNorLogs(t *testing.T) {
 	e := setup(t)
 	p := e.Signup("Money Co")
 	fin := e.AddMember(p.WorkspaceID, auth.RoleFinance)
-	b := e.browser(t)
+	b := e.visitor(t)
 	b.sessionCookie(fin.Token)
 	home := b.get("/app")
 	require.Equal(t, http.StatusOK, home.StatusCode, home.Body)
@@ -283,7 +283,7 @@ func TestAFinanceMemberSeesNeitherTheConsoleNorLogs(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, b.get("/app/console/webhooks?request_id=req_1").StatusCode)
 	assert.Equal(t, keys, e.Count("api_keys"))
 
-	admin := e.browser(t)
+	admin := e.visitor(t)
 	admin.sessionCookie(e.AdminSession())
 	assert.Equal(t, http.StatusForbidden, admin.get("/app").StatusCode, "platform admins have no partner dashboard")
 }
@@ -293,7 +293,7 @@ var requestIDText = regexp.MustCompile(`<code id="request-id">([^<]+)</code>`)
 func TestTheConsolePlacesATestOrderAndShowsItsWebhook(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	b := e.browser(t)
+	b := e.visitor(t)
 	email := b.signup("Console Co")
 	form := b.get("/app/console")
 	require.Equal(t, http.StatusOK, form.StatusCode, form.Body)

@@ -2,7 +2,6 @@ package dashboard_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -208,18 +207,18 @@ FROM users u JOIN memberships m ON m.user_id = u.id JOIN workspaces w ON w.id = 
 	require.NoError(t, err)
 }
 
-// browser is an HTTP client with a cookie jar that does not follow redirects.
-type browser struct {
+// visitor is an HTTP client with a cookie jar that does not follow redirects.
+type visitor struct {
 	t      *testing.T
 	base   string
 	client *http.Client
 }
 
-func (e *env) browser(t *testing.T) *browser {
+func (e *env) visitor(t *testing.T) *visitor {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &browser{t: t, base: e.srv.URL, client: &http.Client{Jar: jar,
+	return &visitor{t: t, base: e.srv.URL, client: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -229,7 +228,7 @@ type page struct {
 	Body string
 }
 
-func (b *browser) do(req *http.Request) page {
+func (b *visitor) do(req *http.Request) page {
 	b.t.Helper()
 	resp, err := b.client.Do(req)
 	require.NoError(b.t, err)
@@ -239,7 +238,7 @@ func (b *browser) do(req *http.Request) page {
 	return page{Response: resp, Body: string(body)}
 }
 
-func (b *browser) get(path string) page {
+func (b *visitor) get(path string) page {
 	b.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, b.base+path, nil)
 	require.NoError(b.t, err)
@@ -247,7 +246,7 @@ func (b *browser) get(path string) page {
 }
 
 // post sends form to path as a same-origin form submission does.
-func (b *browser) post(path string, form url.Values, headers ...string) page {
+func (b *visitor) post(path string, form url.Values, headers ...string) page {
 	b.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	require.NoError(b.t, err)
@@ -273,7 +272,7 @@ func token(t *testing.T, p page, action string) string {
 }
 
 // signup signs a new partner up through the form and returns its owner's e-mail.
-func (b *browser) signup(company string) string {
+func (b *visitor) signup(company string) string {
 	b.t.Helper()
 	form := b.get("/signup")
 	email := strings.ToLower(strings.ReplaceAll(company, " ", "")) + "-" + ident.New("e")[2:10] + "@example.com"
@@ -294,15 +293,7 @@ func cookie(resp *http.Response, name string) *http.Cookie {
 }
 
 // sessionCookie puts a session token (apitest's AddMember) in b's jar.
-func (b *browser) sessionCookie(token string) {
+func (b *visitor) sessionCookie(token string) {
 	u, _ := url.Parse(b.base)
 	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: account.CookieName, Value: token, Path: "/"}})
-}
-
-// decodeJSON is json.Unmarshal that fails the test.
-func decodeJSON[T any](t *testing.T, s string) T {
-	t.Helper()
-	var v T
-	require.NoError(t, json.Unmarshal([]byte(s), &v), s)
-	return v
 }
