@@ -25,6 +25,7 @@ import (
 	"github.com/steller/platform/control-plane/partner"
 	"github.com/steller/platform/control-plane/policy"
 	"github.com/steller/platform/control-plane/portal"
+	"github.com/steller/platform/control-plane/portal/dashboard"
 	"github.com/steller/platform/control-plane/quota"
 	"github.com/steller/platform/internal/config"
 	"github.com/steller/platform/internal/server"
@@ -201,6 +202,13 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 		return fail(err)
 	}
 	site.Register(a.Mux())
+	app, err := dashboard.New(dashboard.Config{Accounts: a.Accounts(), RBAC: a.Checker(), Onboarding: progress, Console: con,
+		Webhooks: hooks, Limit: a.Allow, CookieSecure: c.CookieSecure, EdgeURL: func() string { return cp.consoleEdge },
+		Version: version, Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	app.Register(a.Mux())
 	// Edge endpoints sit beside the API, outside its session middleware: edges present the
 	// edge token instead.
 	a.Mux().Handle(edgesync.MountPath, sync.Handler())

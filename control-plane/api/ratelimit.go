@@ -2,9 +2,13 @@ package api
 
 import (
 	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/internal/clientip"
 )
 
 // RateLimit allows Requests per Per from one client IP (a fixed window). A zero
@@ -90,4 +94,22 @@ func (l *limiter) evict(now time.Time) {
 // retryAfterSeconds renders a wait as a Retry-After value (whole seconds, at least 1).
 func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+}
+
+// Allow counts one attempt of the sign-up or sign-in operation op (account.OpSignup,
+// account.OpLogin, account.OpAdminLogin, workspace.OpAcceptInvite) from r's client against
+// the limit the API applies to it, so the portal's forms and the API share one budget per
+// address; a refusal carries the wait. Other operations are always allowed.
+func (a *API) Allow(op string, r *http.Request) (ok bool, retryAfter time.Duration) {
+	var l *limiter
+	switch op {
+	case account.OpSignup, acceptInviteOp:
+		l = a.signupLimit
+	case account.OpLogin, account.OpAdminLogin:
+		l = a.loginLimit
+	default:
+		return true, 0
+	}
+	client := clientip.LimitKey(a.clients.FromRemoteAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For")))
+	return l.allow(op + "|" + client)
 }

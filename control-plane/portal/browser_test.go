@@ -21,7 +21,7 @@ func TestThePublicPagesInChromium(t *testing.T) {
 
 	page.Visit("/")
 	assert.Equal(t, "Gift cards for your platform, through one API", browser.Get(page, chromedp.Text(chromedp.CSS("h1"))))
-	assert.Equal(t, "/docs/quickstart", browser.Get(page, chromedp.AttributeValue(chromedp.CSS(".hero .cta"), "href")).Value)
+	assert.Equal(t, "/signup", browser.Get(page, chromedp.AttributeValue(chromedp.CSS(".hero .cta"), "href")).Value, "the call to action signs up")
 	assert.Equal(t, "rgb(51, 71, 201)", browser.Get(page,
 		chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".hero .cta")).backgroundColor`)), "the stylesheet applied (--brand)")
 	page.Screenshot("portal-landing")

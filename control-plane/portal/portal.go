@@ -28,6 +28,18 @@ var staticFiles embed.FS
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// Layout parses the pages' shared layout (the templates "head", "foot" and "account", the
+// top bar's sign-in links) afresh, for other packages' pages to be rendered in the portal's
+// style: they add their own templates to it, and may redefine "account". Their data must
+// have the fields the layout reads: Title, Description, Version, Section and Query.
+func Layout() (*template.Template, error) {
+	t, err := template.ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("portal: layout: %w", err)
+	}
+	return t, nil
+}
+
 // MaxQueryLen bounds a search query, in characters.
 const MaxQueryLen = 200
 

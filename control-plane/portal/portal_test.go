@@ -24,7 +24,8 @@ import (
 )
 
 // serve returns a server with the portal's routes and stand-ins for the API reference and
-// its downloads (the api package's, tested there, which checks APIDownloads too).
+// its downloads (the api package's, tested there, which checks APIDownloads too) and for
+// the signup and sign-in pages (the dashboard package's, tested there).
 func serve(t *testing.T) *httptest.Server {
 	t.Helper()
 	p, err := portal.New(portal.Config{Version: "test", EdgeURL: func() string { return "http://127.0.0.1:8000/" }})
@@ -32,6 +33,9 @@ func serve(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	p.Register(mux)
 	mux.HandleFunc("GET /docs/api", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "reference") })
+	for _, path := range []string{"/signup", "/login"} {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "form") })
+	}
 	mux.HandleFunc("GET /openapi/partner.json", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
 	for _, d := range portal.APIDownloads {
 		mux.HandleFunc("GET "+d.Path, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "{}") })
