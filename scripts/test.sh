@@ -24,4 +24,8 @@ set -a
 . .local/test/stack.env
 set +a
 
+# The browser tests keep their screenshots here (README.md, "The developer portal").
+export STELLER_SCREENSHOT_DIR="${STELLER_SCREENSHOT_DIR:-$PWD/.local/test/screenshots}"
+mkdir -p "$STELLER_SCREENSHOT_DIR"
+
 go test -race -count=1 -timeout 20m ./...
