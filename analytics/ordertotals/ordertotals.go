@@ -26,6 +26,7 @@ import (
 
 	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/periodic"
 )
 
 // Tables of migration 0009.
@@ -283,16 +284,8 @@ func (c *Closer) closePeriod(ctx context.Context, period string) ([]Bucket, erro
 // Run computes stale periods now and then every Interval until ctx ends. A failed run is
 // logged and tried again at the next tick; Run returns nil when ctx ends.
 func (c *Closer) Run(ctx context.Context) error {
-	ticker := time.NewTicker(c.cfg.Interval)
-	defer ticker.Stop()
-	for {
-		if _, err := c.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			c.cfg.Logger.Error("order totals run failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
+	return periodic.Run(ctx, c.cfg.Interval, c.cfg.Logger, "order totals run failed", func(ctx context.Context) error {
+		_, err := c.RunOnce(ctx)
+		return err
+	})
 }

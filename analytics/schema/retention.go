@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/steller/platform/analytics/warehouse"
+	"github.com/steller/platform/internal/periodic"
 )
 
 // RetainedTables are the monthly-partitioned tables retention prunes.
@@ -163,16 +164,8 @@ func (r *Retention) RunOnce(ctx context.Context) ([]Partition, error) {
 // Run drops expired partitions now and then every Interval until ctx ends. A failed run is
 // logged and tried again at the next tick; Run returns nil when ctx ends.
 func (r *Retention) Run(ctx context.Context) error {
-	ticker := time.NewTicker(r.cfg.Interval)
-	defer ticker.Stop()
-	for {
-		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			r.cfg.Logger.Error("retention run failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-		}
-	}
+	return periodic.Run(ctx, r.cfg.Interval, r.cfg.Logger, "retention run failed", func(ctx context.Context) error {
+		_, err := r.RunOnce(ctx)
+		return err
+	})
 }
