@@ -84,9 +84,10 @@ type endpointData struct {
 	Deliveries        []webhook.Delivery
 	NextCursor        string
 	Since, SinceError string
-	// Requeued is how many failed deliveries were queued again (-1: none asked).
-	Requeued int
-	Problem  string
+	// Requeued is how many failed deliveries were queued again, shown when ShowRequeued.
+	Requeued     int
+	ShowRequeued bool
+	Problem      string
 }
 
 // deliveryData is a delivery's page.
@@ -253,9 +254,9 @@ func (d *Dashboard) hooksEndpoint(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
-	data := endpointData{Endpoint: *ep, Requeued: -1}
+	data := endpointData{Endpoint: *ep}
 	if n, err := strconv.Atoi(r.URL.Query().Get("requeued")); err == nil && n >= 0 {
-		data.Requeued = n
+		data.Requeued, data.ShowRequeued = n, true
 	}
 	d.renderEndpoint(w, r, m, http.StatusOK, data)
 }
@@ -294,7 +295,7 @@ func (d *Dashboard) hooksUpdate(w http.ResponseWriter, r *http.Request) {
 	f := readEndpointForm(r, false)
 	f.Environment = ep.Environment
 	if len(f.Errors) > 0 {
-		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep, Form: f, Requeued: -1})
+		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep, Form: f})
 		return
 	}
 	_, err := d.cfg.Webhooks.UpdateEndpoint(r.Context(), m.Principal, ep.ID, webhook.EndpointChange{URL: &f.URL,
@@ -305,7 +306,7 @@ func (d *Dashboard) hooksUpdate(w http.ResponseWriter, r *http.Request) {
 			d.fail(w, r, m, err)
 			return
 		}
-		d.renderEndpoint(w, r, m, status, endpointData{Endpoint: *ep, Form: f, Requeued: -1})
+		d.renderEndpoint(w, r, m, status, endpointData{Endpoint: *ep, Form: f})
 		return
 	}
 	http.Redirect(w, r, hooksPath+"/"+ep.ID, http.StatusSeeOther)
@@ -373,7 +374,7 @@ func (d *Dashboard) hooksRotate(w http.ResponseWriter, r *http.Request) {
 	}
 	raw := r.PostForm.Get("overlap")
 	if !slices.ContainsFunc(overlaps, func(o overlapChoice) bool { return o.Value == raw }) {
-		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep, Requeued: -1,
+		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep,
 			Problem: "Choose one of the overlaps offered."})
 		return
 	}
@@ -383,7 +384,7 @@ func (d *Dashboard) hooksRotate(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, m, err)
 		return
 	}
-	d.renderEndpoint(w, r, m, http.StatusOK, endpointData{Endpoint: rotated, Secret: secret, Rotated: true, Overlap: raw, Requeued: -1})
+	d.renderEndpoint(w, r, m, http.StatusOK, endpointData{Endpoint: rotated, Secret: secret, Rotated: true, Overlap: raw})
 }
 
 // parseSince reads a datetime-local value as UTC, and refuses one in the future.
@@ -417,7 +418,7 @@ func (d *Dashboard) hooksRedeliverFailed(w http.ResponseWriter, r *http.Request)
 		if !text(shown) || len(shown) > len(sinceLayoutSeconds) {
 			shown = ""
 		}
-		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep, Requeued: -1,
+		d.renderEndpoint(w, r, m, http.StatusUnprocessableEntity, endpointData{Endpoint: *ep,
 			Since: shown, SinceError: err.Error()})
 		return
 	}

@@ -107,6 +107,7 @@ func TestCreatingAnEndpointShowsItsSecretOnce(t *testing.T) {
 	assert.Equal(t, stored, html.UnescapeString(m[1]), "the page shows the endpoint's secret")
 	assert.Equal(t, []string{"order.completed", "order.failed"}, types)
 	assert.Contains(t, created.Body, "shown only this once")
+	assert.NotContains(t, created.Body, `id="requeued"`, "no redelivery was asked")
 	assert.Contains(t, created.Body, `<pre class="code"><code id="secret-value">`, "a code block: selectable, with a copy button when JS runs")
 
 	again := b.get("/app/webhooks/" + id)
