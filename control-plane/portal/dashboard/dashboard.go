@@ -1,6 +1,6 @@
 // Package dashboard owns the partner's signed-in portal pages: the signup, sign-in and
-// sign-out forms, the dashboard at /app with the onboarding checklist, and the console at
-// /app/console that generates a test gift card. Pages are rendered on the server with
+// sign-out forms, the dashboard at /app with the onboarding checklist, the console at
+// /app/console that generates a test gift card, and the webhooks pages at /app/webhooks. Pages are rendered on the server with
 // html/template in the portal's layout (portal.Layout) and work without JavaScript. They
 // are views over the same services the API uses, called in process (account, onboarding,
 // console, webhook), and every page action is authorized with the API's RBAC checker for
@@ -117,7 +117,8 @@ func New(cfg Config) (*Dashboard, error) {
 	return d, nil
 }
 
-// Register adds the pages to mux: /signup, /login, POST /logout, /app and /app/console.
+// Register adds the pages to mux: /signup, /login, POST /logout, /app, /app/console and
+// /app/webhooks.
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.cop.Handler(h)) }
 	handle("GET /signup", d.signupForm)
@@ -130,6 +131,19 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle("GET /app/console", d.consoleForm)
 	handle("POST /app/console", d.consoleOrder)
 	handle("GET /app/console/webhooks", d.consoleWebhooks)
+	handle("GET /app/webhooks", d.hooksList)
+	handle("POST /app/webhooks", d.hooksCreate)
+	handle("GET /app/webhooks/{id}", d.hooksEndpoint)
+	handle("POST /app/webhooks/{id}", d.hooksUpdate)
+	handle("POST /app/webhooks/{id}/enable", d.hooksEnable)
+	handle("POST /app/webhooks/{id}/disable", d.hooksDisable)
+	handle("GET /app/webhooks/{id}/delete", d.hooksDeleteForm)
+	handle("POST /app/webhooks/{id}/delete", d.hooksDelete)
+	handle("POST /app/webhooks/{id}/test", d.hooksTest)
+	handle("POST /app/webhooks/{id}/rotate-secret", d.hooksRotate)
+	handle("POST /app/webhooks/{id}/redeliver-failed", d.hooksRedeliverFailed)
+	handle("GET /app/webhooks/{id}/deliveries/{did}", d.hooksDelivery)
+	handle("POST /app/webhooks/{id}/deliveries/{did}/redeliver", d.hooksRedeliver)
 }
 
 // view is what every page's template gets: the layout's fields, the signed-in member (nil
@@ -148,8 +162,9 @@ type member struct {
 	Me account.Me
 	// Token is the session token (the CSRF binding of the signed-in forms); never rendered.
 	token string
-	// MayConsole and MayLogs gate the navigation (keys.manage, logs.read).
-	MayConsole, MayLogs bool
+	// MayConsole, MayLogs and MayWebhooks gate the navigation (keys.manage, logs.read,
+	// webhooks.manage).
+	MayConsole, MayLogs, MayWebhooks bool
 }
 
 // CSRF returns the token of the signed-in form posting to action.
@@ -242,6 +257,9 @@ func (d *Dashboard) signedIn(r *http.Request) (*member, error) {
 		return nil, err
 	}
 	if m.MayLogs, err = d.may(r, p, rbac.LogsRead); err != nil {
+		return nil, err
+	}
+	if m.MayWebhooks, err = d.may(r, p, rbac.WebhooksManage); err != nil {
 		return nil, err
 	}
 	return m, nil

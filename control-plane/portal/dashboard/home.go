@@ -5,6 +5,7 @@ import (
 
 	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/rbac"
+	"github.com/steller/platform/control-plane/webhook"
 )
 
 // reachable reports whether path is a signed-in page that exists and m may use; the
@@ -15,6 +16,8 @@ func reachable(m *member, path string) bool {
 		return true
 	case "/app/console":
 		return m.MayConsole
+	case "/app/webhooks":
+		return m.MayWebhooks
 	}
 	return false
 }
@@ -28,6 +31,8 @@ type homeData struct {
 	NextLink string
 	// Stuck is the stuck hint (only for roles that may read request logs).
 	Stuck *onboarding.StuckHint
+	// DisabledHooks are the endpoints Steller disabled (roles that manage webhooks).
+	DisabledHooks []webhook.Endpoint
 }
 
 // stepView is one checklist line.
@@ -67,6 +72,10 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.MayLogs {
 		data.Stuck = o.Stuck
+	}
+	if data.DisabledHooks, err = d.disabledHooks(r, m); err != nil {
+		d.fail(w, r, m, err)
+		return
 	}
 	d.render(w, r, http.StatusOK, "home", d.newView("Dashboard", "app", m, data))
 }
