@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/fault"
@@ -70,6 +71,8 @@ type Config struct {
 	// Webhooks reads the workspace's endpoints and the deliveries a test order caused
 	// (required).
 	Webhooks *webhook.Service
+	// Keys lists, creates, rolls and revokes the workspace's API keys (required).
+	Keys *apikey.Service
 	// Limit applies the API's per-IP sign-up and sign-in limits; nil applies none.
 	Limit Limiter
 	// CookieSecure marks the pre-session cookie Secure, like the session cookie
@@ -92,8 +95,8 @@ type Dashboard struct {
 
 // New checks cfg and parses the pages into the portal's layout.
 func New(cfg Config) (*Dashboard, error) {
-	if cfg.Accounts == nil || cfg.RBAC == nil || cfg.Onboarding == nil || cfg.Console == nil || cfg.Webhooks == nil || cfg.EdgeURL == nil {
-		return nil, errors.New("dashboard: Accounts, RBAC, Onboarding, Console, Webhooks and EdgeURL are required")
+	if cfg.Accounts == nil || cfg.RBAC == nil || cfg.Onboarding == nil || cfg.Console == nil || cfg.Webhooks == nil || cfg.Keys == nil || cfg.EdgeURL == nil {
+		return nil, errors.New("dashboard: Accounts, RBAC, Onboarding, Console, Webhooks, Keys and EdgeURL are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +120,8 @@ func New(cfg Config) (*Dashboard, error) {
 	return d, nil
 }
 
-// Register adds the pages to mux: /signup, /login, POST /logout, /app and /app/console.
+// Register adds the pages to mux: /signup, /login, POST /logout, /app, /app/console and
+// /app/keys.
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.cop.Handler(h)) }
 	handle("GET /signup", d.signupForm)
@@ -130,6 +134,13 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle("GET /app/console", d.consoleForm)
 	handle("POST /app/console", d.consoleOrder)
 	handle("GET /app/console/webhooks", d.consoleWebhooks)
+	handle("GET /app/keys", d.keys)
+	handle("POST /app/keys", d.createKey)
+	handle("GET /app/keys/new", d.newKeyForm)
+	handle("GET /app/keys/{id}/roll", d.rollForm)
+	handle("POST /app/keys/{id}/roll", d.rollKey)
+	handle("GET /app/keys/{id}/revoke", d.revokeForm)
+	handle("POST /app/keys/{id}/revoke", d.revokeKey)
 }
 
 // view is what every page's template gets: the layout's fields, the signed-in member (nil
@@ -148,8 +159,8 @@ type member struct {
 	Me account.Me
 	// Token is the session token (the CSRF binding of the signed-in forms); never rendered.
 	token string
-	// MayConsole and MayLogs gate the navigation (keys.manage, logs.read).
-	MayConsole, MayLogs bool
+	// MayConsole, MayLogs and MayKeys gate the navigation (keys.manage, logs.read, keys.read).
+	MayConsole, MayLogs, MayKeys bool
 }
 
 // CSRF returns the token of the signed-in form posting to action.
@@ -242,6 +253,9 @@ func (d *Dashboard) signedIn(r *http.Request) (*member, error) {
 		return nil, err
 	}
 	if m.MayLogs, err = d.may(r, p, rbac.LogsRead); err != nil {
+		return nil, err
+	}
+	if m.MayKeys, err = d.may(r, p, rbac.KeysRead); err != nil {
 		return nil, err
 	}
 	return m, nil
