@@ -203,7 +203,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	}
 	site.Register(a.Mux())
 	app, err := dashboard.New(dashboard.Config{Accounts: a.Accounts(), RBAC: a.Checker(), Onboarding: progress, Console: con,
-		Webhooks: hooks, Limit: a.Allow, CookieSecure: c.CookieSecure, EdgeURL: func() string { return cp.consoleEdge },
+		Webhooks: hooks, Keys: keys, Limit: a.Allow, CookieSecure: c.CookieSecure, EdgeURL: func() string { return cp.consoleEdge },
 		Version: version, Logger: logger})
 	if err != nil {
 		return fail(err)

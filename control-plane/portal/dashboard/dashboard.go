@@ -1,7 +1,8 @@
 // Package dashboard owns the partner's signed-in portal pages: the signup, sign-in and
 // sign-out forms, the dashboard at /app with the onboarding checklist, the console at
-// /app/console that generates a test gift card, and the webhooks pages at /app/webhooks. Pages are rendered on the server with
-// html/template in the portal's layout (portal.Layout) and work without JavaScript. They
+// /app/console that generates a test gift card, the webhooks pages at /app/webhooks and
+// the keys pages at /app/keys. Pages are rendered on the server with html/template in the
+// portal's layout (portal.Layout) and work without JavaScript. They
 // are views over the same services the API uses, called in process (account, onboarding,
 // console, webhook), and every page action is authorized with the API's RBAC checker for
 // the principal of the steller_session cookie, the cookie the API sets and reads.
@@ -37,6 +38,7 @@ import (
 	"time"
 
 	"github.com/steller/platform/control-plane/account"
+	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/console"
 	"github.com/steller/platform/control-plane/fault"
@@ -70,6 +72,8 @@ type Config struct {
 	// Webhooks reads the workspace's endpoints and the deliveries a test order caused
 	// (required).
 	Webhooks *webhook.Service
+	// Keys lists, creates, rolls and revokes the workspace's API keys (required).
+	Keys *apikey.Service
 	// Limit applies the API's per-IP sign-up and sign-in limits; nil applies none.
 	Limit Limiter
 	// CookieSecure marks the pre-session cookie Secure, like the session cookie
@@ -92,8 +96,8 @@ type Dashboard struct {
 
 // New checks cfg and parses the pages into the portal's layout.
 func New(cfg Config) (*Dashboard, error) {
-	if cfg.Accounts == nil || cfg.RBAC == nil || cfg.Onboarding == nil || cfg.Console == nil || cfg.Webhooks == nil || cfg.EdgeURL == nil {
-		return nil, errors.New("dashboard: Accounts, RBAC, Onboarding, Console, Webhooks and EdgeURL are required")
+	if cfg.Accounts == nil || cfg.RBAC == nil || cfg.Onboarding == nil || cfg.Console == nil || cfg.Webhooks == nil || cfg.Keys == nil || cfg.EdgeURL == nil {
+		return nil, errors.New("dashboard: Accounts, RBAC, Onboarding, Console, Webhooks, Keys and EdgeURL are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -117,8 +121,8 @@ func New(cfg Config) (*Dashboard, error) {
 	return d, nil
 }
 
-// Register adds the pages to mux: /signup, /login, POST /logout, /app, /app/console and
-// /app/webhooks.
+// Register adds the pages to mux: /signup, /login, POST /logout, /app, /app/console,
+// /app/webhooks and /app/keys.
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.cop.Handler(h)) }
 	handle("GET /signup", d.signupForm)
@@ -144,6 +148,13 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle("POST /app/webhooks/{id}/redeliver-failed", d.hooksRedeliverFailed)
 	handle("GET /app/webhooks/{id}/deliveries/{did}", d.hooksDelivery)
 	handle("POST /app/webhooks/{id}/deliveries/{did}/redeliver", d.hooksRedeliver)
+	handle("GET /app/keys", d.keys)
+	handle("POST /app/keys", d.createKey)
+	handle("GET /app/keys/new", d.newKeyForm)
+	handle("GET /app/keys/{id}/roll", d.rollForm)
+	handle("POST /app/keys/{id}/roll", d.rollKey)
+	handle("GET /app/keys/{id}/revoke", d.revokeForm)
+	handle("POST /app/keys/{id}/revoke", d.revokeKey)
 }
 
 // view is what every page's template gets: the layout's fields, the signed-in member (nil
@@ -162,9 +173,9 @@ type member struct {
 	Me account.Me
 	// Token is the session token (the CSRF binding of the signed-in forms); never rendered.
 	token string
-	// MayConsole, MayLogs and MayWebhooks gate the navigation (keys.manage, logs.read,
-	// webhooks.manage).
-	MayConsole, MayLogs, MayWebhooks bool
+	// MayConsole, MayLogs, MayWebhooks and MayKeys gate the navigation (keys.manage,
+	// logs.read, webhooks.manage, keys.read).
+	MayConsole, MayLogs, MayWebhooks, MayKeys bool
 }
 
 // CSRF returns the token of the signed-in form posting to action.
@@ -260,6 +271,9 @@ func (d *Dashboard) signedIn(r *http.Request) (*member, error) {
 		return nil, err
 	}
 	if m.MayWebhooks, err = d.may(r, p, rbac.WebhooksManage); err != nil {
+		return nil, err
+	}
+	if m.MayKeys, err = d.may(r, p, rbac.KeysRead); err != nil {
 		return nil, err
 	}
 	return m, nil

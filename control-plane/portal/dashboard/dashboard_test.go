@@ -56,7 +56,7 @@ JOIN memberships m ON m.workspace_id = w.id JOIN users u ON u.id = m.user_id WHE
 	assert.Contains(t, home.Body, "Welcome, Ada Owner")
 	assert.Regexp(t, `<li class="done">\s*<span class="state" aria-hidden="true">✓</span>\s*<span class="what"><strong>Create your account</strong>`, home.Body)
 	assert.Regexp(t, `<li class="current">[^✓]*<strong>Create an API key</strong>`, home.Body, "the first step not done is the next")
-	assert.Contains(t, home.Body, `id="next-step" href="/docs/authentication#keys"`, "no keys page yet: the next step links its guide")
+	assert.Contains(t, home.Body, `id="next-step" href="/app/keys"`, "the next step links its portal page")
 	assert.Contains(t, home.Body, `href="/app/console"`, "an owner sees the console")
 	assert.Contains(t, home.Body, `action="/logout"`)
 

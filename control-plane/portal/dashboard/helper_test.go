@@ -103,7 +103,7 @@ func setup(t *testing.T, edit ...func(*api.Config)) *env {
 	require.NoError(t, err)
 	site.Register(e.API.Mux())
 	app, err := dashboard.New(dashboard.Config{Accounts: e.API.Accounts(), RBAC: e.API.Checker(), Onboarding: progress,
-		Console: con, Webhooks: e.hooks, Limit: e.API.Allow, CookieSecure: cfg.CookieSecure, EdgeURL: func() string { return e.edge.URL }, Version: "test"})
+		Console: con, Webhooks: e.hooks, Keys: keys, Limit: e.API.Allow, CookieSecure: cfg.CookieSecure, EdgeURL: func() string { return e.edge.URL }, Version: "test"})
 	require.NoError(t, err)
 	app.Register(e.API.Mux())
 	e.srv = httptest.NewServer(e.API.Handler())
