@@ -153,7 +153,8 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	if err != nil {
 		return fail(err)
 	}
-	explorer.Register(a.Huma(), explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()})
+	explorerDeps := explorer.Deps{Store: logs, Deliveries: hooks, RBAC: a.Checker()}
+	explorer.Register(a.Huma(), explorerDeps)
 	progress, err := onboarding.New(onboarding.Config{Milestones: pool, Activity: logs, Logger: logger})
 	if err != nil {
 		return fail(err)
@@ -203,7 +204,7 @@ func wireControlPlane(ctx context.Context, c config.Config, logger *slog.Logger,
 	}
 	site.Register(a.Mux())
 	app, err := dashboard.New(dashboard.Config{Accounts: a.Accounts(), RBAC: a.Checker(), Onboarding: progress, Console: con,
-		Webhooks: hooks, Keys: keys, Limit: a.Allow, CookieSecure: c.CookieSecure, EdgeURL: func() string { return cp.consoleEdge },
+		Webhooks: hooks, Keys: keys, Logs: explorerDeps, Limit: a.Allow, CookieSecure: c.CookieSecure, EdgeURL: func() string { return cp.consoleEdge },
 		Version: version, Logger: logger})
 	if err != nil {
 		return fail(err)

@@ -4,6 +4,7 @@
 // across partners. Queries are built by analytics/logquery; this package decides who may
 // read what (the OPA policy: logs.read, usage.read, admin.partners.read) and always puts
 // the caller's partner into the query, so no filter or cursor can reach another partner.
+// The portal's log explorer pages call the same reads in process (Deps.Logs, Deps.Request).
 package explorer
 
 import (

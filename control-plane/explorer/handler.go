@@ -147,45 +147,68 @@ func (d Deps) query(partnerID string, r UsageRange) logquery.UsageQuery {
 	return q
 }
 
-func (d Deps) logs(ctx context.Context, partnerID string, in LogFilters) (*logsOutput, error) {
+// Logs returns one page of partnerID's request logs matching in, as GET /v1/logs answers
+// it, for callers in process (the portal's log explorer) that have authorized logs.read
+// for partnerID themselves. Bad filters or a cursor made for other filters are 422
+// problems naming each query parameter; a failed query is a 503.
+func (d Deps) Logs(ctx context.Context, partnerID string, in LogFilters) (LogList, error) {
 	f, err := in.filter(partnerID)
 	if err != nil {
-		return nil, err
+		return LogList{}, err
 	}
 	after, err := decodeCursor(in.Cursor, f)
 	if err != nil {
-		return nil, err
+		return LogList{}, err
 	}
 	if err := logquery.ValidatePage(f, after, in.Limit); err != nil {
-		return nil, invalid(err)
+		return LogList{}, invalid(err)
 	}
 	pg, err := d.Store.Logs(ctx, f, after, in.Limit)
 	if err != nil {
-		return nil, queryFailed(err)
+		return LogList{}, queryFailed(err)
 	}
 	if pg.Rows == nil {
 		pg.Rows = []logquery.Row{}
 	}
-	return &logsOutput{Body: LogList{Logs: pg.Rows, NextCursor: encodeCursor(pg.Next, f)}}, nil
+	return LogList{Logs: pg.Rows, NextCursor: encodeCursor(pg.Next, f)}, nil
 }
 
-func (d Deps) request(ctx context.Context, partnerID, requestID string) (*requestOutput, error) {
+// Request returns one request of partnerID in full with the webhook deliveries it caused,
+// as GET /v1/logs/{requestId} answers it, for callers in process that have authorized
+// logs.read for partnerID themselves; another partner's request is not found.
+func (d Deps) Request(ctx context.Context, partnerID, requestID string) (RequestDetail, error) {
 	row, ok, err := d.Store.Request(ctx, partnerID, requestID)
 	if err != nil {
-		return nil, queryFailed(err)
+		return RequestDetail{}, queryFailed(err)
 	}
 	if !ok {
-		return nil, fault.New(fault.ErrNotFound, "no request "+requestID+" in this partner's logs")
+		return RequestDetail{}, fault.New(fault.ErrNotFound, "no request "+requestID+" in this partner's logs")
 	}
 	// The deliveries belong to the workspace of the key that made the request.
 	hooks, err := d.Deliveries.DeliveriesForRequest(ctx, auth.Principal{PartnerID: row.PartnerID, WorkspaceID: row.WorkspaceID}, requestID)
 	if err != nil {
-		return nil, err
+		return RequestDetail{}, err
 	}
 	if hooks == nil {
 		hooks = []webhook.Delivery{}
 	}
-	return &requestOutput{Body: RequestDetail{Request: row, Webhooks: hooks}}, nil
+	return RequestDetail{Request: row, Webhooks: hooks}, nil
+}
+
+func (d Deps) logs(ctx context.Context, partnerID string, in LogFilters) (*logsOutput, error) {
+	list, err := d.Logs(ctx, partnerID, in)
+	if err != nil {
+		return nil, err
+	}
+	return &logsOutput{Body: list}, nil
+}
+
+func (d Deps) request(ctx context.Context, partnerID, requestID string) (*requestOutput, error) {
+	detail, err := d.Request(ctx, partnerID, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return &requestOutput{Body: detail}, nil
 }
 
 func (d Deps) usage(ctx context.Context, partnerID string, r UsageRange) (*usageOutput, error) {

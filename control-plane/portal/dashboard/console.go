@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,9 +51,10 @@ type orderView struct {
 	Response  string
 	// OrderID and OrderStatus are read from the response when it is an order.
 	OrderID, OrderStatus string
-	// LogsPath is the API path of the request in the log explorer (roles that may read logs).
-	LogsPath string
-	Webhooks webhookPanel
+	// LogsPage is the request's page in the log explorer and LogsPath its API path (roles
+	// that may read logs).
+	LogsPage, LogsPath string
+	Webhooks           webhookPanel
 }
 
 // webhookPanel is what the test order's webhooks look like so far.
@@ -125,7 +127,7 @@ func (d *Dashboard) consoleOrder(w http.ResponseWriter, r *http.Request) {
 		view.OrderID, view.OrderStatus = body.ID, body.Status
 	}
 	if m.MayLogs && res.RequestID != "" {
-		view.LogsPath = "/v1/logs/" + res.RequestID
+		view.LogsPage, view.LogsPath = "/app/logs/"+url.PathEscape(res.RequestID), "/v1/logs/"+url.PathEscape(res.RequestID)
 	}
 	if view.Webhooks, err = d.webhooks(r, m, res.RequestID); err != nil {
 		d.fail(w, r, m, err)

@@ -1,10 +1,11 @@
 // Package dashboard owns the partner's signed-in portal pages: the signup, sign-in and
 // sign-out forms, the dashboard at /app with the onboarding checklist, the console at
-// /app/console that generates a test gift card, the webhooks pages at /app/webhooks and
-// the keys pages at /app/keys. Pages are rendered on the server with html/template in the
-// portal's layout (portal.Layout) and work without JavaScript. They
+// /app/console that generates a test gift card, the log explorer at /app/logs (a request's
+// page at /app/logs/{request_id}), the webhooks pages at /app/webhooks and the keys pages
+// at /app/keys. Pages are rendered on the server with html/template in the portal's layout
+// (portal.Layout) and work without JavaScript. They
 // are views over the same services the API uses, called in process (account, onboarding,
-// console, webhook), and every page action is authorized with the API's RBAC checker for
+// console, webhook, explorer), and every page action is authorized with the API's RBAC checker for
 // the principal of the steller_session cookie, the cookie the API sets and reads.
 //
 // # Cross-site request forgery
@@ -74,6 +75,8 @@ type Config struct {
 	Webhooks *webhook.Service
 	// Keys lists, creates, rolls and revokes the workspace's API keys (required).
 	Keys *apikey.Service
+	// Logs reads the partner's request logs for the log explorer (required).
+	Logs LogExplorer
 	// Limit applies the API's per-IP sign-up and sign-in limits; nil applies none.
 	Limit Limiter
 	// CookieSecure marks the pre-session cookie Secure, like the session cookie
@@ -99,6 +102,9 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.Accounts == nil || cfg.RBAC == nil || cfg.Onboarding == nil || cfg.Console == nil || cfg.Webhooks == nil || cfg.Keys == nil || cfg.EdgeURL == nil {
 		return nil, errors.New("dashboard: Accounts, RBAC, Onboarding, Console, Webhooks, Keys and EdgeURL are required")
 	}
+	if cfg.Logs == nil {
+		return nil, errors.New("dashboard: Logs is required")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,7 +128,7 @@ func New(cfg Config) (*Dashboard, error) {
 }
 
 // Register adds the pages to mux: /signup, /login, POST /logout, /app, /app/console,
-// /app/webhooks and /app/keys.
+// /app/logs, /app/webhooks and /app/keys.
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.cop.Handler(h)) }
 	handle("GET /signup", d.signupForm)
@@ -135,6 +141,8 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	handle("GET /app/console", d.consoleForm)
 	handle("POST /app/console", d.consoleOrder)
 	handle("GET /app/console/webhooks", d.consoleWebhooks)
+	handle("GET /app/logs", d.logs)
+	handle("GET /app/logs/{request_id}", d.logRequest)
 	handle("GET /app/webhooks", d.hooksList)
 	handle("POST /app/webhooks", d.hooksCreate)
 	handle("GET /app/webhooks/{id}", d.hooksEndpoint)

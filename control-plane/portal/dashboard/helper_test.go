@@ -20,6 +20,7 @@ import (
 
 	"github.com/steller/platform/analytics/logquery"
 	"github.com/steller/platform/analytics/orderevent"
+	"github.com/steller/platform/analytics/schema"
 	"github.com/steller/platform/contract/edgesign"
 	"github.com/steller/platform/contract/identity"
 	"github.com/steller/platform/contract/keyformat"
@@ -29,19 +30,21 @@ import (
 	"github.com/steller/platform/control-plane/apikey"
 	"github.com/steller/platform/control-plane/auth"
 	"github.com/steller/platform/control-plane/console"
+	"github.com/steller/platform/control-plane/explorer"
 	"github.com/steller/platform/control-plane/ident"
 	"github.com/steller/platform/control-plane/onboarding"
 	"github.com/steller/platform/control-plane/portal"
 	"github.com/steller/platform/control-plane/portal/dashboard"
 	"github.com/steller/platform/control-plane/sandbox"
 	"github.com/steller/platform/control-plane/webhook"
+	"github.com/steller/platform/internal/testenv"
 )
 
 // edgeSecret signs the test edge's identity headers for the sandbox vendor.
 const edgeSecret = "esig_dashboard-tests-edge-signing-secret-0000"
 
 // env is one test's control plane: the API with the portal and the dashboard mounted on
-// its own database, a real webhook service and delivery worker, the real sandbox vendor
+// its own databases (PostgreSQL, and ClickHouse for the request logs), a real webhook service and delivery worker, the real sandbox vendor
 // behind a small edge that checks the console's keys in the database (as edge sync would
 // let the real edge do), and a webhook receiver.
 type env struct {
@@ -50,6 +53,8 @@ type env struct {
 	edge     *httptest.Server
 	hooks    *webhook.Service
 	receiver *receiver
+	// ch holds the request logs the log explorer reads (its own database).
+	ch testenv.ClickHouse
 }
 
 // setup builds the env; edit may change the API's config (limits, cookie flags).
@@ -99,11 +104,15 @@ func setup(t *testing.T, edit ...func(*api.Config)) *env {
 	require.NoError(t, err)
 	con, err := console.New(console.Config{Keys: keys, Logger: log, EdgeURL: func() string { return e.edge.URL }})
 	require.NoError(t, err)
+	e.ch = testenv.NewClickHouse(t)
+	require.NoError(t, schema.Migrate(ctx, e.ch.Conn, e.ch.Database))
+	logs, err := logquery.New(e.ch.Conn, e.ch.Database)
+	require.NoError(t, err)
 	site, err := portal.New(portal.Config{Version: "test", EdgeURL: func() string { return e.edge.URL }})
 	require.NoError(t, err)
 	site.Register(e.API.Mux())
 	app, err := dashboard.New(dashboard.Config{Accounts: e.API.Accounts(), RBAC: e.API.Checker(), Onboarding: progress,
-		Console: con, Webhooks: e.hooks, Keys: keys, Limit: e.API.Allow, CookieSecure: cfg.CookieSecure, EdgeURL: func() string { return e.edge.URL }, Version: "test"})
+		Console: con, Webhooks: e.hooks, Keys: keys, Logs: explorer.Deps{Store: logs, Deliveries: e.hooks, RBAC: e.API.Checker()}, Limit: e.API.Allow, CookieSecure: cfg.CookieSecure, EdgeURL: func() string { return e.edge.URL }, Version: "test"})
 	require.NoError(t, err)
 	app.Register(e.API.Mux())
 	e.srv = httptest.NewServer(e.API.Handler())
