@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,13 +16,32 @@ import (
 )
 
 // A new partner in real Chromium: the landing page's call to action, the signup form, the
-// dashboard's checklist, the console, and a completed test order with its signed webhook
-// delivery, by clicks and typing only, under the strict CSP with no console error and no
-// request to another origin. Every page is kept as a screenshot at 1280 and 375 px.
+// dashboard's checklist, the webhooks page (an endpoint at a receiver on 127.0.0.1), the
+// console, and a completed test order with its signed webhook delivery, by clicks and
+// typing only, under the strict CSP with no console error and no request to another
+// origin. Every page is kept as a screenshot at 1280 and 375 px. The newcomer's clicks,
+// typed fields and wall time (screenshots and checks excluded) are logged for
+// BENCHMARKS.md (issue 13: under 8 steps and 30 s).
 func TestANewPartnerGeneratesATestGiftCardInChromium(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
+	hook := httptest.NewServer(e.receiver)
+	t.Cleanup(hook.Close)
 	page := browser.Open(t, e.srv.URL)
+	var (
+		clicks, fields int
+		spent          time.Duration // the newcomer's time: actions and page loads, not the test's checks
+	)
+	act := func(action ...chromedp.Action[chromedp.Void]) {
+		start := time.Now()
+		page.Do(action...)
+		spent += time.Since(start)
+	}
+	click := func(sel string, then chromedp.Action[chromedp.Void]) {
+		clicks++
+		act(chromedp.Click(chromedp.CSS(sel)), then)
+	}
+	typeInto := func(sel, text string) { fields++; act(chromedp.SendKeys(chromedp.CSS(sel), text)) }
 	shots := func(name string) {
 		page.Do(chromedp.EmulateViewport(1280, 900))
 		page.Screenshot("app-" + name + "-1280")
@@ -32,45 +52,48 @@ func TestANewPartnerGeneratesATestGiftCardInChromium(t *testing.T) {
 		page.Do(chromedp.EmulateViewport(1280, 900))
 	}
 
+	start := time.Now()
 	page.Visit("/")
-	page.Do(chromedp.Click(chromedp.CSS(".hero .cta")), chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)))
+	spent += time.Since(start)
+	click(".hero .cta", chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)))
 	email := "newcomer-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "@example.com"
-	page.Do(
-		chromedp.SendKeys(chromedp.CSS("#f-company"), "Newcomer Books"),
-		chromedp.SendKeys(chromedp.CSS("#f-name"), "Nia Newcomer"),
-		chromedp.SendKeys(chromedp.CSS("#f-email"), email),
-		chromedp.SendKeys(chromedp.CSS("#f-password"), apitest.Password),
-	)
+	typeInto("#f-company", "Newcomer Books")
+	typeInto("#f-name", "Nia Newcomer")
+	typeInto("#f-email", email)
+	typeInto("#f-password", apitest.Password)
 	shots("signup")
-	page.Do(chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("ol.checklist")))
+	click(`form[action="/signup"] button[type="submit"]`, chromedp.WaitVisible(chromedp.CSS("ol.checklist")))
 	assert.True(t, strings.HasSuffix(browser.Get(page, chromedp.Location()), "/app"))
 	assert.Equal(t, "Create your account", browser.Get(page, chromedp.Text(chromedp.CSS(".checklist li.done strong"))))
 	assert.Equal(t, "Create an API key", browser.Get(page, chromedp.Text(chromedp.CSS(".checklist li.current strong"))))
 	shots("dashboard")
 
-	// The webhooks page is not built yet: the endpoint is added through the service.
-	e.addEndpoint(t, email)
-	page.Do(chromedp.Click(chromedp.CSS(`.app-links a[href="/app/console"]`)), chromedp.WaitVisible(chromedp.CSS("#send")))
-	// Choose a product as the keyboard does, then retype the amount.
-	page.Do(chromedp.SendKeys(chromedp.CSS("#f-product"), "Game Galaxy"))
-	require.Equal(t, "sbx_game_galaxy", browser.Get(page, chromedp.Evaluate[string](`document.querySelector("#f-product").value`)))
-	page.Do(chromedp.Clear(chromedp.CSS("#f-amount")), chromedp.SendKeys(chromedp.CSS("#f-amount"), "42.50"))
+	// An endpoint for the order's webhook, on the webhooks page (its default event types
+	// include order.completed).
+	click(`.app-links a[href="/app/webhooks"]`, chromedp.WaitVisible(chromedp.CSS("#create-endpoint")))
+	typeInto("#f-url", hook.URL+"/hooks")
+	click("#create-endpoint", chromedp.WaitVisible(chromedp.CSS("#secret-value")))
+
+	click(`.app-links a[href="/app/console"]`, chromedp.WaitVisible(chromedp.CSS("#send")))
+	// The console's defaults (its first product and amount) are a valid order: send as is.
 	shots("console")
-	page.Do(chromedp.Click(chromedp.CSS("#send")), chromedp.WaitVisible(chromedp.CSS("#result")))
+	click("#send", chromedp.WaitVisible(chromedp.CSS("#result")))
 	assert.Equal(t, "pending", browser.Get(page, chromedp.Text(chromedp.CSS("#order-status"))))
-	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS("#result pre code"))), `"amount_cents":4250`)
 	requestID := browser.Get(page, chromedp.Text(chromedp.CSS("#request-id")))
 	require.NotEmpty(t, requestID)
 	shots("console-result")
 
-	// The order completes within a second; the member checks its webhook by following the
-	// page's link (loaded by address: a click would leave the same #webhooks visible while
-	// the next page loads).
+	// The order completes within a second; the newcomer checks its webhook with the page's
+	// link (loaded by address: a click would leave the same #webhooks visible while the
+	// next page loads). Each look is a click.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		href, ok := browser.Get(page, chromedp.AttributeValue(chromedp.CSS("#refresh-webhooks"), "href")).Value, true
 		require.True(t, ok && strings.HasPrefix(href, "/app/console/webhooks?request_id="), href)
+		clicks++
+		start := time.Now()
 		page.Visit(href)
+		spent += time.Since(start)
 		if n := browser.Get(page, chromedp.Evaluate[int](`document.querySelectorAll(".dstatus.delivered").length`)); n > 0 {
 			break
 		}
@@ -79,6 +102,8 @@ func TestANewPartnerGeneratesATestGiftCardInChromium(t *testing.T) {
 	assert.Equal(t, "order.completed", browser.Get(page, chromedp.Text(chromedp.CSS(".delivery h3 code"))))
 	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS(".delivery pre code"))), "webhook-signature: v1,")
 	assert.Contains(t, browser.Get(page, chromedp.Location()), "request_id="+requestID)
+	t.Logf("newcomer: %d clicks, %d typed fields, %d steps, %s from the landing page to the delivered webhook",
+		clicks, fields, clicks+fields, spent.Round(time.Millisecond))
 	shots("console-webhook")
 
 	page.Do(chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(".hero")))

@@ -201,7 +201,7 @@ func (rc *receiver) headers() []http.Header {
 }
 
 // addEndpoint gives the partner of ownerEmail a test webhook endpoint at the receiver,
-// through the webhook service (the webhooks page is not built yet).
+// through the webhook service, for tests about other pages (the webhooks page has its own).
 func (e *env) addEndpoint(t *testing.T, ownerEmail string) {
 	t.Helper()
 	hook := httptest.NewServer(e.receiver)
