@@ -58,7 +58,7 @@ type env struct {
 }
 
 // setup builds the env; edit may change the API's config (limits, cookie flags).
-func setup(t *testing.T, edit ...func(*api.Config)) *env {
+func setup(t testing.TB, edit ...func(*api.Config)) *env {
 	t.Helper()
 	e := &env{Env: apitest.New(t, edit...), receiver: &receiver{}}
 	var cfg api.Config // what edit sets, for the dashboard's own settings
@@ -202,7 +202,7 @@ func (rc *receiver) headers() []http.Header {
 
 // addEndpoint gives the partner of ownerEmail a test webhook endpoint at the receiver,
 // through the webhook service, for tests about other pages (the webhooks page has its own).
-func (e *env) addEndpoint(t *testing.T, ownerEmail string) {
+func (e *env) addEndpoint(t testing.TB, ownerEmail string) {
 	t.Helper()
 	hook := httptest.NewServer(e.receiver)
 	t.Cleanup(hook.Close)
@@ -218,12 +218,12 @@ FROM users u JOIN memberships m ON m.user_id = u.id JOIN workspaces w ON w.id = 
 
 // visitor is an HTTP client with a cookie jar that does not follow redirects.
 type visitor struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	client *http.Client
 }
 
-func (e *env) visitor(t *testing.T) *visitor {
+func (e *env) visitor(t testing.TB) *visitor {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
@@ -269,7 +269,7 @@ func (b *visitor) post(path string, form url.Values, headers ...string) page {
 var csrfField = regexp.MustCompile(`action="([^"]+)" method="post"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"`)
 
 // token returns the CSRF token of the form posting to action on p.
-func token(t *testing.T, p page, action string) string {
+func token(t testing.TB, p page, action string) string {
 	t.Helper()
 	for _, m := range csrfField.FindAllStringSubmatch(p.Body, -1) {
 		if m[1] == action {
