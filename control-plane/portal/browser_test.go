@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,6 +39,20 @@ func TestThePublicPagesInChromium(t *testing.T) {
 	)
 	assert.Equal(t, "/docs/sandbox#magic-values", browser.Get(page, chromedp.AttributeValue(chromedp.CSS("ol.results li a"), "href")).Value)
 	page.Screenshot("portal-search")
+
+	// axe-core on every public page: the landing page, the docs index, a search and every
+	// guide.
+	paths := []string{"/", "/docs", "/docs/search?q=webhook"}
+	files, err := filepath.Glob("guides/*.md")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		paths = append(paths, "/docs/"+strings.TrimSuffix(filepath.Base(f), ".md"))
+	}
+	for _, path := range paths {
+		page.Visit(path)
+		assert.Empty(t, page.Accessibility(), "%s: axe-core's serious and critical violations", path)
+	}
 
 	// A phone's width: the same pages fit it, nothing wider than the screen but code blocks
 	// (which scroll on their own).

@@ -2,7 +2,8 @@
 // (installed by scripts/install.sh browser), headless, driven over the DevTools protocol
 // with chromedp, with the flags a closed network needs. A Page records what a reviewer
 // would look for: console errors, uncaught exceptions, Content-Security-Policy violations
-// and every request to another origin. A missing Chromium fails the test; it never skips.
+// and every request to another origin, and, asked with Accessibility, axe-core's serious
+// and critical violations. A missing Chromium or axe-core fails the test; it never skips.
 package browser
 
 import (

@@ -26,6 +26,7 @@ func TestAPartnerCreatesAKeyInChromium(t *testing.T) {
 		// At the top: a full-page shot of a scrolled page draws the sticky top bar mid-page.
 		browser.Get(page, chromedp.Evaluate[int](`window.scrollTo(0, 0), 0`))
 		page.Do(chromedp.EmulateViewport(1280, 900))
+		assert.Empty(t, page.Accessibility(), "%s: axe-core's serious and critical violations", name)
 		page.Screenshot("app-" + name + "-1280")
 		page.Do(chromedp.EmulateViewport(375, 812))
 		assert.LessOrEqual(t, browser.Get(page, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), 375,

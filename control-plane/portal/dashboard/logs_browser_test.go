@@ -27,6 +27,7 @@ func TestTheLogExplorerInChromium(t *testing.T) {
 	page := browser.Open(t, e.srv.URL)
 	shots := func(name string) {
 		page.Do(chromedp.EmulateViewport(1280, 900))
+		assert.Empty(t, page.Accessibility(), "%s: axe-core's serious and critical violations", name)
 		page.Screenshot("app-" + name + "-1280")
 		page.Do(chromedp.EmulateViewport(375, 812))
 		assert.LessOrEqual(t, browser.Get(page, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), 375,
