@@ -25,16 +25,6 @@ func TestTheLogExplorerInChromium(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	page := browser.Open(t, e.srv.URL)
-	shots := func(name string) {
-		page.Do(chromedp.EmulateViewport(1280, 900))
-		assert.Empty(t, page.Accessibility(), "%s: axe-core's serious and critical violations", name)
-		page.Screenshot("app-" + name + "-1280")
-		page.Do(chromedp.EmulateViewport(375, 812))
-		assert.LessOrEqual(t, browser.Get(page, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), 375,
-			"%s is wider than a phone's screen", name)
-		page.Screenshot("app-" + name + "-375")
-		page.Do(chromedp.EmulateViewport(1280, 900))
-	}
 	rows := func() []string {
 		return browser.Get(page, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#logs a.rid")).map(a => a.textContent)`))
 	}
@@ -84,7 +74,7 @@ func TestTheLogExplorerInChromium(t *testing.T) {
 		page.Visit(href.Value)
 	}
 	assert.Equal(t, "order.completed", browser.Get(page, chromedp.Text(chromedp.CSS(".delivery h3 code"))))
-	shots("log-request")
+	shots(t, page, "log-request")
 
 	// The explorer through the top bar, filtered with the form.
 	page.Do(chromedp.Click(chromedp.CSS(`.app-links a[href="/app/logs"]`)), chromedp.WaitVisible(chromedp.CSS("#logs")))
@@ -100,7 +90,7 @@ func TestTheLogExplorerInChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{"status": {"2xx"}, "method": {"POST"}, "limit": {"2"}}, loc.Query(), "the address names only the filters set")
 	assert.Equal(t, []string{requestID, "req_earlier_1"}, rows())
-	shots("logs")
+	shots(t, page, "logs")
 
 	page.Do(chromedp.Click(chromedp.CSS("#older")), chromedp.WaitVisible(chromedp.CSS("#newer")))
 	assert.Equal(t, []string{"req_earlier_3", "req_earlier_5"}, rows())
@@ -113,7 +103,7 @@ func TestTheLogExplorerInChromium(t *testing.T) {
 	page.Do(chromedp.Clear(chromedp.CSS("#f-status")), chromedp.SendKeys(chromedp.CSS("#f-status"), "600"),
 		chromedp.Click(chromedp.CSS("#apply-filters")), chromedp.WaitVisible(chromedp.CSS("#f-status-error")))
 	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS("#f-status-error"))), "must be a status code")
-	shots("logs-invalid")
+	shots(t, page, "logs-invalid")
 	for _, problem := range page.Problems() {
 		assert.Contains(t, problem, "status of 422", "the 422 page's own status is the only problem")
 	}

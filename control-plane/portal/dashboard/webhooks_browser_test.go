@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/steller/platform/control-plane/api/apitest"
 	"github.com/steller/platform/internal/browser"
 )
 
@@ -24,24 +23,12 @@ func TestAPartnerAddsAWebhookEndpointAndSendsATestEventInChromium(t *testing.T) 
 	hook := newHookReceiver(t, http.StatusOK)
 	email := e.visitor(t).signup("Browser Hooks Co")
 	page := browser.Open(t, e.srv.URL)
-	shots := func(name string) {
-		page.Do(chromedp.EmulateViewport(1280, 900))
-		assert.Empty(t, page.Accessibility(), "%s: axe-core's serious and critical violations", name)
-		page.Screenshot("app-" + name + "-1280")
-		page.Do(chromedp.EmulateViewport(375, 812))
-		assert.LessOrEqual(t, browser.Get(page, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)), 375,
-			"%s is wider than a phone's screen", name)
-		page.Screenshot("app-" + name + "-375")
-		page.Do(chromedp.EmulateViewport(1280, 900))
-	}
 
-	page.Visit("/login")
-	page.Do(chromedp.SendKeys(chromedp.CSS("#f-email"), email), chromedp.SendKeys(chromedp.CSS("#f-password"), apitest.Password),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("ol.checklist")))
+	signIn(page, email)
 	page.Do(chromedp.Click(chromedp.CSS(`.app-links a[href="/app/webhooks"]`)), chromedp.WaitVisible(chromedp.CSS("#create-endpoint")))
 	page.Do(chromedp.SendKeys(chromedp.CSS("#f-url"), hook.srv.URL+"/hooks"),
 		chromedp.Click(chromedp.CSS(`input[name="event_types"][value="order.created"]`)))
-	shots("webhooks")
+	shots(t, page, "webhooks")
 	page.Do(chromedp.Click(chromedp.CSS("#create-endpoint")), chromedp.WaitVisible(chromedp.CSS("#secret-value")))
 	secret := browser.Get(page, chromedp.Text(chromedp.CSS("#secret-value")))
 	require.True(t, strings.HasPrefix(secret, "whsec_"), secret)
@@ -50,7 +37,7 @@ func TestAPartnerAddsAWebhookEndpointAndSendsATestEventInChromium(t *testing.T) 
 	assert.Equal(t, stored, secret, "the secret shown is the endpoint's")
 	assert.Equal(t, 1, browser.Get(page, chromedp.Evaluate[int](`document.querySelectorAll("#secret button.copy").length`)),
 		"the secret has a copy button, as code blocks do")
-	shots("webhook-created")
+	shots(t, page, "webhook-created")
 
 	page.Do(chromedp.Click(chromedp.CSS("#send-test")), chromedp.WaitVisible(chromedp.CSS("#delivery-status")))
 	deadline := time.Now().Add(15 * time.Second)
@@ -63,11 +50,11 @@ func TestAPartnerAddsAWebhookEndpointAndSendsATestEventInChromium(t *testing.T) 
 	require.Len(t, ids, 1, "the receiver got the test event")
 	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS(".app p.muted"))), ids[0], "the page names the webhook-id received")
 	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS("#attempts tbody"))), "200")
-	shots("webhook-delivery")
+	shots(t, page, "webhook-delivery")
 
 	page.Do(chromedp.Click(chromedp.CSS(`a[href^="/app/webhooks/whe_"]`)), chromedp.WaitVisible(chromedp.CSS("#rotate")))
 	assert.NotContains(t, browser.Get(page, chromedp.Text(chromedp.CSS("main"))), secret, "the secret is not shown again")
-	shots("webhook-endpoint")
+	shots(t, page, "webhook-endpoint")
 
 	page.Do(chromedp.SendKeys(chromedp.CSS("#f-overlap"), "3 days"), chromedp.Click(chromedp.CSS("#rotate")),
 		chromedp.WaitVisible(chromedp.CSS("#overlap")))
@@ -77,10 +64,10 @@ func TestAPartnerAddsAWebhookEndpointAndSendsATestEventInChromium(t *testing.T) 
 	require.NoError(t, e.Pool.QueryRow(t.Context(), `SELECT previous_expires_at FROM webhook_endpoints WHERE url = $1`, hook.srv.URL+"/hooks").Scan(&until))
 	assert.WithinDuration(t, time.Now().Add(72*time.Hour), until, time.Minute)
 	assert.Contains(t, browser.Get(page, chromedp.Text(chromedp.CSS("#overlap"))), until.UTC().Format("2006-01-02 15:04:05 UTC"))
-	shots("webhook-rotated")
+	shots(t, page, "webhook-rotated")
 
 	page.Do(chromedp.Click(chromedp.CSS(`.app-links a[href="/app/webhooks"]`)), chromedp.WaitVisible(chromedp.CSS(".endpoints")))
-	shots("webhooks-list")
+	shots(t, page, "webhooks-list")
 
 	require.Empty(t, page.Problems(), "console errors, exceptions or CSP violations")
 	require.Empty(t, page.Foreign(), "requests to other origins")
